@@ -1,0 +1,191 @@
+"""Aggregate stage: extractions -> DataFrames (facts, documents, the yearly comparison table).
+
+From here on the data are pandas frames. The comparison table holds one row per
+(indicator, year): the facts of that year combined by the indicator's rule (sum, mean, max,
+latest) first within a province, then across provinces, with the ids of the facts behind each
+figure so that the briefing can trace it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+from prefect import task
+
+from tasks.catalog import Indicator, indicator_by_key
+from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS, Extraction, IngestResult, Quarantined
+
+COMPARISON_COLUMNS = (
+    "indicator",
+    "label_vi",
+    "label_en",
+    "unit",
+    "year",
+    "value",
+    "qualifier",
+    "n_facts",
+    "n_documents",
+    "fact_ids",
+)
+
+
+@dataclass
+class BriefingInput:
+    """Everything the render stage needs: the frames and the data-quality lists."""
+
+    facts: pd.DataFrame
+    documents: pd.DataFrame
+    comparison: pd.DataFrame
+    quarantine: pd.DataFrame
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, duplicate of)
+    vague: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, phrase)
+
+
+def facts_frame(extractions: list[Extraction]) -> pd.DataFrame:
+    """One row per fact, columns ``FACT_COLUMNS``, in document then text order."""
+    rows = []
+    for ex in extractions:
+        for f in ex.facts:
+            rows.append(
+                {
+                    "fact_id": f.fact_id,
+                    "doc_id": f.doc_id,
+                    "indicator": f.indicator,
+                    "label": f.label,
+                    "value": f.value,
+                    "value_max": f.value_max,
+                    "unit": f.unit,
+                    "denominator": f.denominator,
+                    "qualifier": f.qualifier,
+                    "kind": f.kind,
+                    "year": ex.meta.year,
+                    "province": ex.meta.province,
+                    "sentence": ex.doc.text[f.sentence_start : f.sentence_end],
+                    "start": f.start,
+                    "end": f.end,
+                    "noun_phrase": f.noun_phrase,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=list(FACT_COLUMNS))
+    return frame.astype({"year": "Int64", "start": "Int64", "end": "Int64"})
+
+
+def documents_frame(extractions: list[Extraction]) -> pd.DataFrame:
+    """One row per document, columns ``DOCUMENT_COLUMNS``, sorted by ``doc_id``."""
+    rows = []
+    for ex in sorted(extractions, key=lambda e: e.doc.doc_id):
+        m = ex.meta
+        rows.append(
+            {
+                "doc_id": m.doc_id,
+                "source": ex.doc.source,
+                "title": m.title,
+                "year": m.year,
+                "plan_year": m.plan_year,
+                "period_start": m.period_start,
+                "period_end": m.period_end,
+                "province": m.province,
+                "province_reason": m.province_reason,
+                "military_region": m.military_region,
+                "conference_date": m.conference_date,
+                "chair": "; ".join(m.chairs),
+                "attendees": "; ".join(m.attendees),
+                "organiser": m.organiser,
+                "n_facts": len(ex.facts),
+                "status": ex.status,
+                "directions": "\n".join(m.directions),
+            }
+        )
+    # "directions" feeds the briefing only; documents.csv keeps DOCUMENT_COLUMNS
+    frame = pd.DataFrame(rows, columns=[*DOCUMENT_COLUMNS, "directions"])
+    return frame.astype(
+        {"year": "Int64", "plan_year": "Int64", "period_start": "Int64", "period_end": "Int64"}
+    )
+
+
+def quarantine_frame(items: list[Quarantined]) -> pd.DataFrame:
+    """The quarantine list as a frame (header only when empty)."""
+    return pd.DataFrame([(q.source, q.reason) for q in items], columns=["source", "reason"])
+
+
+def _combine(values: pd.Series, rule: str) -> float:
+    if rule == "sum":
+        return float(values.sum())
+    if rule == "mean":
+        return float(values.mean())
+    if rule == "max":
+        return float(values.max())
+    return float(values.iloc[-1])  # latest: the frame is sorted by conference date
+
+
+def comparison_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
+    """The yearly comparison table in long form: one row per (indicator, year).
+
+    Only results count (plans are kept apart), only facts with a catalog indicator and a
+    known year. Within a province the indicator's rule combines the facts; across provinces,
+    counts add up and percentages average.
+    """
+    catalog = indicator_by_key()
+    usable = facts[
+        (facts["kind"] == "result") & (facts["indicator"] != "other") & facts["year"].notna()
+    ]
+    if usable.empty:
+        return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
+    dates = documents.set_index("doc_id")["conference_date"].fillna("")
+    usable = usable.assign(_date=usable["doc_id"].map(dates).fillna(""))
+    usable = usable.sort_values(["_date", "doc_id", "start"], kind="stable")
+    rows = []
+    for (key, year), group in usable.groupby(["indicator", "year"], sort=True):
+        indicator: Indicator = catalog[str(key)]
+        per_province = [
+            _combine(g["value"], indicator.agg)
+            for _, g in group.groupby(group["province"].fillna(""), sort=True)
+        ]
+        across = "mean" if indicator.agg == "mean" else ("max" if indicator.agg == "max" else "sum")
+        value = _combine(pd.Series(per_province, dtype=float), across)
+        qualifiers = set(group["qualifier"].fillna(""))
+        rows.append(
+            {
+                "indicator": key,
+                "label_vi": indicator.label_vi,
+                "label_en": indicator.label_en,
+                "unit": indicator.unit,
+                "year": int(year),
+                "value": value,
+                "qualifier": qualifiers.pop() if len(qualifiers) == 1 else "",
+                "n_facts": len(group),
+                "n_documents": group["doc_id"].nunique(),
+                "fact_ids": list(group["fact_id"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+
+
+def comparison_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """Indicators x years (the table of the briefing), in catalog order; NaN where no data."""
+    if long.empty:
+        return pd.DataFrame()
+    order = {key: i for i, key in enumerate(indicator_by_key())}
+    wide = long.pivot(index="indicator", columns="year", values="value")
+    return wide.loc[sorted(wide.index, key=lambda k: order.get(k, len(order)))]
+
+
+def aggregate(extractions: list[Extraction], ingested: IngestResult) -> BriefingInput:
+    """All frames of a run, and the data-quality lists, for the render stage."""
+    facts = facts_frame(extractions)
+    documents = documents_frame(extractions)
+    return BriefingInput(
+        facts=facts,
+        documents=documents,
+        comparison=comparison_long(facts, documents),
+        quarantine=quarantine_frame(ingested.quarantined),
+        duplicates=list(ingested.duplicates),
+        vague=[(v.doc_id, v.phrase) for ex in extractions for v in ex.vague],
+    )
+
+
+@task(name="aggregate")
+def aggregate_task(extractions: list[Extraction], ingested: IngestResult) -> BriefingInput:
+    """Prefect wrapper of ``aggregate``."""
+    return aggregate(extractions, ingested)

@@ -1,0 +1,158 @@
+"""Extract stage: ``NormalizedDoc`` -> ``Extraction`` (metadata, facts, vague amounts).
+
+Each fact is a figure that counts something (``tasks.numbers``), tied to its sentence, given a
+kind (a result of the period reviewed, or a plan for the next) and mapped to a canonical
+indicator of the catalog (``tasks/data/indicators.yaml``) or "other".
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import regex as re
+from prefect import task
+
+from tasks.catalog import Indicator, abbreviations, indicators
+from tasks.metadata import is_plan_sentence, read_meta
+from tasks.normalize import fold
+from tasks.numbers import Mention, find_vague, read_numbers
+from tasks.records import DocMeta, Extraction, Fact, NormalizedDoc, Sentence, VagueAmount
+
+_RESULT_OPENING = re.compile(r"^(?:trong )?(?:năm qua|năm (?:19|20)\d{2},|kết quả|qua \d+ năm)")
+
+
+def sentence_kinds(doc: NormalizedDoc, meta: DocMeta) -> list[str]:
+    """Kind of each analysed sentence: "plan" from a plan marker to the end of its paragraph
+    (the sentences after "Hội nghị xác định, năm 2024, ..." list the year's tasks), unless a
+    sentence opens a result again ("Năm 2023, ...")."""
+    kinds = []
+    paragraph, in_plan = -1, False
+    for s in doc.sentences:
+        folded = doc.folded[s.start : s.end]
+        if s.paragraph != paragraph:
+            paragraph, in_plan = s.paragraph, False
+        if _RESULT_OPENING.match(folded) and not is_plan_sentence(folded, meta.plan_year):
+            in_plan = False
+        elif is_plan_sentence(folded, meta.plan_year):
+            in_plan = True
+        kinds.append("plan" if in_plan else "result")
+    return kinds
+
+
+def clause_bounds(folded: str, sentence: Sentence, pos: int) -> tuple[int, int]:
+    """The clause of ``pos``: the part of its sentence between semicolons."""
+    start = folded.rfind(";", sentence.start, pos)
+    end = folded.find(";", pos, sentence.end)
+    return (start + 1 if start >= 0 else sentence.start), (end if end >= 0 else sentence.end)
+
+
+def match_indicator(
+    unit: str, noun: str, before: str, clause: str, catalog: tuple[Indicator, ...]
+) -> Indicator | None:
+    """The first indicator of ``catalog`` whose every given pattern matches (folded inputs)."""
+    for indicator in catalog:
+        for p in indicator.patterns:
+            if p.unit and not p.unit.search(unit):
+                continue
+            if p.noun and not p.noun.search(noun):
+                continue
+            if p.before and not p.before.search(before):
+                continue
+            if p.clause and not p.clause.search(clause):
+                continue
+            return indicator
+    return None
+
+
+def expand_abbreviations(text: str) -> str:
+    """Spell out report abbreviations for labels.
+
+    "chỉ tiêu QPAN" -> "chỉ tiêu quốc phòng - an ninh".
+    """
+    table = abbreviations()
+    pattern = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.sub(rf"(?<![\p{{L}}])(?:{pattern})(?![\p{{L}}])", lambda m: table[m.group()], text)
+
+
+def fact_id(doc_id: str, sentence: str, offset_in_sentence: int) -> str:
+    """A stable id: the same figure of the same sentence keeps its id when other text changes."""
+    digest = hashlib.sha1(f"{doc_id}|{sentence}|{offset_in_sentence}".encode()).hexdigest()
+    return digest[:12]
+
+
+# verbs and qualifiers between a subject and its figure: "chiếm", "đạt", "với tổng kinh phí gần"
+_LABEL_TRAILERS = frozenset(
+    {"chiếm", "đạt", "là", "được", "với", "tổng", "gần", "hơn", "khoảng", "trên", "vượt", "có"}
+)
+
+
+def _label(doc: NormalizedDoc, mention: Mention, before_text: str) -> str:
+    if mention.noun_phrase:
+        return expand_abbreviations(mention.noun_phrase)
+    # "đảng viên nhập ngũ chiếm 1,66%": the subject before the verb says what is counted
+    clause = re.split(r"[,;(]", before_text)[-1]
+    clause = re.sub(r"^\s*trong đó\s+", "", clause, flags=re.IGNORECASE)
+    words = clause.split()
+    while words and fold(words[-1]) in _LABEL_TRAILERS:
+        words.pop()
+    return expand_abbreviations(" ".join(words[-8:]))
+
+
+def extract_doc(doc: NormalizedDoc) -> Extraction:
+    """Extract the metadata, the facts and the vague amounts of one document."""
+    meta = read_meta(doc)
+    catalog = indicators()
+    facts: list[Fact] = []
+    vague: list[VagueAmount] = []
+    for sentence, kind in zip(doc.sentences, sentence_kinds(doc, meta), strict=True):
+        mentions, _ = read_numbers(doc.text, doc.folded, sentence.start, sentence.end)
+        previous_end = sentence.start
+        for mention in mentions:
+            c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
+            before_from = max(previous_end, c_start)
+            before = doc.folded[before_from : mention.start]
+            indicator = match_indicator(
+                fold(mention.unit),
+                fold(mention.noun_phrase),
+                before,
+                doc.folded[c_start:c_end],
+                catalog,
+            )
+            text = doc.text[sentence.start : sentence.end]
+            facts.append(
+                Fact(
+                    doc_id=doc.doc_id,
+                    value=mention.value,
+                    unit=mention.unit,
+                    start=mention.start,
+                    end=mention.end,
+                    sentence_start=sentence.start,
+                    sentence_end=sentence.end,
+                    noun_phrase=mention.noun_phrase,
+                    label=_label(doc, mention, doc.text[before_from : mention.start]),
+                    denominator=mention.denominator,
+                    value_max=mention.value_max,
+                    qualifier=mention.qualifier,
+                    kind=kind,
+                    indicator=indicator.key if indicator else "other",
+                    fact_id=fact_id(doc.doc_id, text, mention.start - sentence.start),
+                )
+            )
+            previous_end = mention.end
+        for a, b in find_vague(doc.folded, sentence.start, sentence.end):
+            tail = re.match(r"[^,;.]{0,40}", doc.text[b : sentence.end])
+            phrase = doc.text[a:b] + (tail.group() if tail else "")
+            vague.append(VagueAmount(doc.doc_id, phrase.strip(), a, b))
+    status = "ok" if facts else "no facts"
+    return Extraction(doc=doc, meta=meta, facts=tuple(facts), vague=tuple(vague), status=status)
+
+
+def extract_docs(docs: list[NormalizedDoc]) -> list[Extraction]:
+    """Extract a batch of documents (one task run per batch)."""
+    return [extract_doc(doc) for doc in docs]
+
+
+@task(name="extract")
+def extract_task(docs: list[NormalizedDoc]) -> list[Extraction]:
+    """Prefect wrapper of ``extract_docs``."""
+    return extract_docs(docs)

@@ -1,0 +1,90 @@
+"""Normalisation keeps offsets, folds for matching, and keeps boilerplate out of the analysis."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tasks.normalize import find_boilerplate, fold, normalize_doc, normalize_text, split_sentences
+from tasks.records import SourceDoc
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Thanh Hoá", "Thanh Hóa"),
+        ("thuỷ lợi", "thủy lợi"),
+        ("Khánh Hoà", "KHÁNH HÒA"),
+        ("“Dân vận khéo”", '"dân vận khéo"'),
+        ("2016 – 2020", "2016 - 2020"),
+        ("qúy", "quý"),
+    ],
+)
+def test_fold_makes_spellings_equal(a: str, b: str) -> None:
+    assert fold(a) == fold(b)
+
+
+def test_fold_leaves_closed_syllables_alone() -> None:
+    # "hoàn" has one spelling in both styles; only open syllables ("hoà") move their mark
+    assert fold("hoàn thành hoạt động") == "hoàn thành hoạt động"
+
+
+@given(st.text(max_size=200))
+def test_fold_keeps_the_length(text: str) -> None:
+    assert len(fold(text)) == len(text)
+
+
+@given(st.text(max_size=300))
+def test_normalize_text_is_idempotent(text: str) -> None:
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+def test_normalize_text_composes_and_tidies() -> None:
+    decomposed = "Ho\u0300a\u00a0\u00a0Bi\u0300nh\r\n\r\n\u200bxa\u0303"
+    assert normalize_text(decomposed) == "Hòa Bình\nxã"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sáng nay 27.11, Ban chỉ đạo tổ chức hội nghị tại TP.HCM và T.Ư với 3.340 mô hình.",
+        "Đoàn công tác của Q.4 đã đến thăm.",
+    ],
+)
+def test_sentences_survive_dots_inside_tokens(text: str) -> None:
+    assert len(split_sentences(text, [])) == 1
+
+
+def test_sentences_split_on_a_full_stop_before_a_capital() -> None:
+    text = "Năm 2023 đạt kết quả tốt. Hội nghị xác định nhiệm vụ năm 2024. TP. Hồ Chí Minh dự."
+    parts = [text[s.start : s.end] for s in split_sentences(text, [])]
+    assert parts == [
+        "Năm 2023 đạt kết quả tốt.",
+        "Hội nghị xác định nhiệm vụ năm 2024.",
+        "TP. Hồ Chí Minh dự.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Quang cảnh hội nghị. Ảnh: Trọng Kiên", "caption"),
+        ("Đồng chí Lê Hùng Sơn, Bí thư Tỉnh đoàn phát biểu tại hội nghị.", "caption"),
+        ("Cập nhật:", "updated"),
+    ],
+)
+def test_boilerplate_lines(line: str, kind: str) -> None:
+    text = f"Năm 2023, toàn tỉnh đạt 100% chỉ tiêu giao quân.\n{line}\nHội nghị kết thúc."
+    kinds = {k for _, _, k in find_boilerplate(text)}
+    assert kind in kinds
+
+
+def test_boilerplate_stays_in_the_text_but_not_in_the_sentences() -> None:
+    raw = " date 2020-11 (QNO) - Sáng nay 27.11, hội nghị khen thưởng 5 tập thể.\nTrúc Linh"
+    doc = normalize_doc(SourceDoc("x", "x.txt", raw))
+    assert "(QNO)" in doc.text and "Trúc Linh" in doc.text
+    sentences = [doc.text[s.start : s.end] for s in doc.sentences]
+    assert sentences == ["Sáng nay 27.11, hội nghị khen thưởng 5 tập thể."]
+    assert {k for _, _, k in doc.boilerplate} >= {"stamp", "dateline", "byline"}
