@@ -278,7 +278,7 @@ def _describe(err: ValidationError, source: str, origin: dict[tuple[str, str], s
     for e in err.errors():
         loc = tuple(str(p) for p in e["loc"])
         key = ".".join(loc) or "(top level)"
-        var = origin.get(loc[:2]) if len(loc) >= 2 else None
+        var = origin.get((loc[0], loc[1])) if len(loc) >= 2 else None
         where = f"{var} (overrides {key})" if var else key
         if e["type"] == "extra_forbidden":
             reason = "unknown key"
