@@ -98,6 +98,8 @@ class MailConfig(_Section):
         user: login name; no login when empty.
         password: from ``TONGHOP_SMTP_PASSWORD`` (or the file); never printed.
         password_secret: name of a Prefect Secret block holding the password, read at send time.
+        ca_file: PEM file of the certificate authority of the server (an intranet mail server
+            with its own CA); empty: the system's trusted authorities.
         subject: subject line; ``{date}`` and ``{scope}`` are filled in.
         retries, retry_delay_seconds: attempts after the first and the first delay, doubled
             at each retry (exponential backoff: 10 s, 20 s, 40 s by default).
@@ -114,6 +116,7 @@ class MailConfig(_Section):
     user: str = ""
     password: SecretStr | None = None
     password_secret: str = ""
+    ca_file: Path | None = None
     subject: str = "Báo cáo tổng hợp công tác quốc phòng, quân sự địa phương ({date})"
     retries: int = Field(default=3, ge=0, le=10)
     retry_delay_seconds: float = Field(default=10.0, ge=0)
@@ -340,7 +343,9 @@ def load_config(path: Path | None, env: Mapping[str, str]) -> Config:
     except ValidationError as err:
         raise ConfigError(_describe(err, source, origin)) from None
     if path is not None:
-        config = config.model_copy(
-            update={"paths": _resolve_paths(config.paths, path.resolve().parent)}
-        )
+        base = path.resolve().parent
+        update: dict[str, Any] = {"paths": _resolve_paths(config.paths, base)}
+        if config.mail.ca_file is not None and not config.mail.ca_file.is_absolute():
+            update["mail"] = config.mail.model_copy(update={"ca_file": base / config.mail.ca_file})
+        config = config.model_copy(update=update)
     return config
