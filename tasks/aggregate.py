@@ -38,7 +38,7 @@ class BriefingInput:
     documents: pd.DataFrame
     comparison: pd.DataFrame
     quarantine: pd.DataFrame
-    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, duplicate of)
+    duplicates: list[tuple[str, ...]] = field(default_factory=list)  # (source, duplicate of[, kind])
     vague: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, phrase)
 
 

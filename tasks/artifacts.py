@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pandas as pd
@@ -190,4 +190,5 @@ def artifacts_task(
         key=LINK_KEY,
         description="tonghop: the briefing (DOCX)",
     )
-    return [summary, table, link]
+    # the create_* functions are sync-or-async; called from a sync task they return the id
+    return [cast(UUID, summary), cast(UUID, table), cast(UUID, link)]

@@ -1,7 +1,16 @@
 """Ingest stage: read a source folder into ``SourceDoc`` records, quarantining what cannot be used.
 
-Only this stage reads sources. Nothing in the source folder is ever written. A file that cannot
-be used goes to the quarantine list with a reason a user can act on, and the run goes on.
+Only this stage reads sources, and it only reads: nothing in the source folder is ever written,
+moved or renamed (archives are read in memory). A file that cannot be used goes to the
+quarantine list with a reason a user can act on, and the run goes on with the rest.
+
+Formats and encodings are in ``tasks/readers.py`` and ``tasks/encodings.py``; this module walks
+the folder, names the documents (``doc_id``), applies ``manifest.csv`` and counts duplicates
+once: the same text (exact) or the same report syndicated by two outlets (near: MinHash of word
+5-grams, Jaccard >= 0.8). The first in sorted path order is kept.
+
+For a flow that reads in batches, ``read_path`` reads one file and ``Deduplicator`` keeps the
+duplicate state across batches; ``ingest_folder`` is both in a loop.
 """
 
 from __future__ import annotations
@@ -9,120 +18,331 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import stat
 import unicodedata
-from collections.abc import Iterable
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import regex as re
 from prefect import task
 
+from tasks.encodings import EncodingError, clean_text, decode_bytes
+from tasks.normalize import normalize_text
+from tasks.readers import (
+    Limits,
+    Part,
+    PartError,
+    UnreadableError,
+    check_text,
+    read_bytes,
+    suffix_of,
+)
 from tasks.records import IngestResult, Quarantined, SourceDoc
 
-#: Extensions read as plain text.
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
-#: Files of the source folder that are not reports.
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Deduplicator",
+    "FileRead",
+    "UnreadableError",
+    "check_text",
+    "ingest_folder",
+    "ingest_task",
+    "list_sources",
+    "read_manifest",
+    "read_path",
+    "read_source",
+]
+
+#: Files of the source folder that are not reports, skipped without a word.
 IGNORED_NAMES = frozenset({"manifest.csv", ".ds_store", "thumbs.db", "desktop.ini"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-#: Share of control or replacement characters above which decoded text is called noise.
-NOISE_SHARE = 0.05
-MIN_LETTERS = 20
 
 
-class UnreadableError(ValueError):
-    """A source that cannot be turned into text; the message is the quarantine reason."""
-
-
-def decode_text(data: bytes) -> str:
-    """Decode the bytes of a text file: UTF-8 (with or without BOM), UTF-16 (BOM), else fail.
-
-    Raises:
-        UnreadableError: when the bytes are not text in a known encoding.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UnreadableError(
-            f"not UTF-8 or UTF-16 text (byte {err.start}: {data[err.start : err.start + 1]!r})"
-        ) from err
-
-
-def check_text(text: str) -> None:
-    """Refuse text that is empty or mostly noise.
-
-    Raises:
-        UnreadableError: with the reason.
-    """
-    if not text.strip():
-        raise UnreadableError("empty file")
-    bad = sum(
-        1
-        for ch in text
-        if ch == "\ufffd" or (unicodedata.category(ch) in {"Cc", "Cs", "Co"} and ch not in "\n\r\t")
-    )
-    if bad / len(text) > NOISE_SHARE:
-        raise UnreadableError(f"binary noise ({bad} control characters in {len(text)})")
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
-        raise UnreadableError("no readable text (fewer than 20 letters)")
+# --- the folder ------------------------------------------------------------------------------
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
     """Read ``manifest.csv`` (file, province, url, published) if the folder has one.
 
     Returns:
-        Per-file metadata keyed by the file name as written in the manifest.
+        Per-file metadata keyed by the file name as written in the manifest (a name, a path
+        relative to the folder, or an archive member as ``archive.zip/member.docx``).
     """
     path = folder / "manifest.csv"
     if not path.is_file():
         return {}
-    rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    try:
+        text, _ = decode_bytes(path.read_bytes())
+    except (OSError, EncodingError):
+        return {}
     out: dict[str, dict[str, str]] = {}
-    for row in rows:
-        name = (row.get("file") or "").strip()
+    for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))):
+        name = unicodedata.normalize("NFC", (row.get("file") or "").strip())
         if name:
-            out[name] = {k: (v or "").strip() for k, v in row.items() if k and k != "file" and v}
+            out[name] = {
+                k.strip(): clean_text(v).strip()
+                for k, v in row.items()
+                if k and k != "file" and isinstance(v, str) and v.strip()
+            }
     return out
 
 
 def list_sources(folder: Path) -> list[Path]:
-    """List the candidate files of a source folder, recursively, in a stable order."""
-    return sorted(
-        (p for p in folder.rglob("*") if p.is_file() and p.name.lower() not in IGNORED_NAMES),
-        key=lambda p: p.relative_to(folder).as_posix(),
+    """List the candidate files of a source folder, recursively, in a stable order.
+
+    Everything that is not a directory is listed, broken links and special files included,
+    so that ``read_path`` can quarantine them with a reason rather than lose them silently.
+    Links to directories are not followed (they could loop or leave the folder).
+    """
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        base = Path(root)
+        found.extend(base / name for name in files if name.lower() not in IGNORED_NAMES)
+        found.extend(base / d for d in dirs if (base / d).is_symlink())
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def display_path(rel: str) -> str:
+    """A path as text that any CSV or DOCX can hold: bytes that are not UTF-8 shown as \\xNN.
+
+    "b\\udcffo.txt" (a Latin-1 name read by Python) -> "b\\\\xffo.txt"; NFC otherwise.
+    """
+    raw = os.fsencode(rel)
+    return unicodedata.normalize("NFC", raw.decode("utf-8", errors="backslashreplace"))
+
+
+# --- document ids ----------------------------------------------------------------------------
+
+MAX_ID = 100
+# letters of any script, digits, and . _ - ~ stay; the rest ("Báo cáo (1).txt") becomes "_"
+_ID_BAD = re.compile(r"[^\w.~-]+")
+
+
+def id_segment(name: str) -> str:
+    """A safe, stable piece of a doc_id from a file or member name (without its extension).
+
+    Spaces and punctuation become "_"; a leading "-", "+", "=" or "@" too (a spreadsheet
+    would take the cell for a formula); bytes that are not UTF-8 in a name become "_"; a long
+    name is cut and keeps a hash of the whole: "Báo cáo năm 2023" -> "Báo_cáo_năm_2023".
+    """
+    text = unicodedata.normalize("NFC", name)
+    text = re.sub(r"[\ud800-\udfff]", "_", text)
+    safe = _ID_BAD.sub("_", text).strip("_") or "doc"
+    if safe[0] in "-+=@":
+        safe = "_" + safe[1:]
+    if len(safe) > MAX_ID:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe[: MAX_ID - 9]}~{digest}"
+    return safe
+
+
+def _stem(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    return base[: -len(suffix_of(base))] if suffix_of(base) else base
+
+
+def part_doc_id(file_name: str, key: str) -> str:
+    """The doc_id of a part of a file: the file's stem, "<stem>#<n>" for the n-th record of a
+    JSON export, "<zip stem>/<member path stem>" for an archive member."""
+    doc_id = id_segment(_stem(file_name))
+    segments = key.split("/") if key else []
+    record = segments.pop() if segments and segments[-1].isdigit() else ""
+    if segments:
+        segments[-1] = _stem(segments[-1])
+        doc_id += "/" + "/".join(id_segment(seg) for seg in segments)
+    return f"{doc_id}#{record}" if record else doc_id
+
+
+# --- one file --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """What one file gave: its documents, and the parts of it that could not be used."""
+
+    docs: tuple[SourceDoc, ...] = ()
+    quarantined: tuple[Quarantined, ...] = ()
+
+
+def _part_source(rel: str, key: str) -> str:
+    if not key:
+        return rel
+    *members, last = key.split("/")
+    if last.isdigit():
+        return "/".join([rel, *members]) + f"#{last}"
+    return "/".join([rel, key])
+
+
+def read_path(
+    path: Path,
+    folder: Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    manifest: dict[str, dict[str, str]] | None = None,
+) -> FileRead:
+    """Read one file of ``folder`` into its documents (several for an archive or JSON export).
+
+    ``manifest`` values win over what the container says; a manifest row for an archive
+    applies to its members, a row for a member (``a.zip/b.docx``) to that member alone.
+
+    Raises:
+        UnreadableError: when nothing in the file can be used; the message says why.
+    """
+    rel = display_path(path.relative_to(folder).as_posix())
+    data = _read_file(path, max_bytes)
+    limits = Limits(max_bytes=max_bytes, max_total=max(10 * max_bytes, Limits().max_total))
+    found = read_bytes(path.name, data, limits)
+    manifest = manifest or {}
+    file_meta = manifest.get(rel) or manifest.get(unicodedata.normalize("NFC", path.name)) or {}
+    docs: list[SourceDoc] = []
+    bad: list[Quarantined] = []
+    for part in found:
+        source = _part_source(rel, part.key)
+        if isinstance(part, PartError):
+            bad.append(Quarantined(source, part.reason))
+            continue
+        member = part.key.split("/")[-1] if part.key else ""
+        extra = manifest.get(source) or (manifest.get(member) if member else None) or {}
+        docs.append(_doc(path.name, part, source, {**file_meta, **extra}))
+    return FileRead(tuple(docs), tuple(bad))
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    try:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                st = path.stat()
+            except OSError as err:
+                raise UnreadableError("broken link (its target does not exist)") from err
+            if stat.S_ISDIR(st.st_mode):
+                raise UnreadableError("link to a folder (not followed)")
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableError("not a regular file (device, pipe or socket)")
+        if st.st_size > max_bytes:
+            raise UnreadableError(f"file too large ({st.st_size} bytes > limit {max_bytes})")
+        with path.open("rb") as f:  # read only; never more than the limit, whatever stat said
+            data = f.read(max_bytes + 1)
+    except OSError as err:
+        raise UnreadableError(f"cannot read file: {err.strerror or err}") from err
+    if len(data) > max_bytes:
+        raise UnreadableError(f"file too large (> limit {max_bytes} bytes)")
+    return data
+
+
+def _doc(file_name: str, part: Part, source: str, extra: dict[str, str]) -> SourceDoc:
+    meta = {k: v for k, v in part.meta if v}
+    meta.update({k: v for k, v in extra.items() if v})
+    return SourceDoc(
+        doc_id=part_doc_id(file_name, part.key),
+        source=source,
+        text=part.text,
+        title=part.title,
+        meta=tuple(sorted(meta.items())),
+        content_hash=content_hash(part.text),
     )
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the text after NFC and whitespace normalisation: the exact-duplicate key."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
 def read_source(path: Path, folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceDoc:
-    """Read one file into a ``SourceDoc``.
+    """Read a file that holds one document (kept for callers of the first version).
 
     Raises:
-        UnreadableError: when the file cannot be used; the message says why.
+        UnreadableError: when the file cannot be used, or holds several documents or a bad
+            part (use ``read_path`` for archives and exports).
     """
-    rel = path.relative_to(folder).as_posix()
-    suffix = path.suffix.lower()
-    if suffix not in TEXT_SUFFIXES:
-        raise UnreadableError(f"unsupported file type {suffix or '(none)'!r}")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise UnreadableError(f"file too large ({size} bytes > limit {max_bytes})")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise UnreadableError(f"cannot read file: {err.strerror or err}") from err
-    text = decode_text(data)
-    check_text(text)
-    return SourceDoc(
-        doc_id=path.stem,
-        source=rel,
-        text=text,
-        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-    )
+    got = read_path(path, folder, max_bytes)
+    if got.quarantined:
+        raise UnreadableError(got.quarantined[0].reason)
+    if len(got.docs) != 1:
+        raise UnreadableError(f"holds {len(got.docs)} documents: read it with read_path")
+    return got.docs[0]
+
+
+# --- duplicates ------------------------------------------------------------------------------
+
+SHINGLE = 5
+NUM_PERM = 128
+BANDS = 32
+NEAR_THRESHOLD = 0.8
+#: Fewer shingles than this and a text is too short to call a near-duplicate of anything.
+MIN_SHINGLES = 20
+_MERSENNE = np.uint64((1 << 61) - 1)
+_RNG = np.random.default_rng(20231220)  # fixed: signatures must agree across runs and workers
+_A = _RNG.integers(1, 1 << 31, NUM_PERM, dtype=np.uint64)
+_B = _RNG.integers(0, 1 << 31, NUM_PERM, dtype=np.uint64)
+_WORD = re.compile(r"\w+")
+
+
+def minhash(text: str) -> np.ndarray | None:
+    """MinHash signature of the word 5-grams of ``text`` (lower case, NFC), or None if short.
+
+    Stable across processes (crc32 of each shingle, fixed permutations), so batches read by
+    different workers can be compared.
+    """
+    words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
+    if len(words) < SHINGLE + MIN_SHINGLES:
+        return None
+    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint64)
+    # (a*x + b) mod p; a, b < 2^31 and x < 2^32, so a*x + b < 2^64 does not overflow
+    values = (np.outer(hashes, _A) + _B) % _MERSENNE
+    return values.min(axis=0)
+
+
+@dataclass
+class Deduplicator:
+    """Keeps what has been read so far and tells whether a new document repeats it.
+
+    Exact: the same text after NFC and whitespace normalisation. Near: estimated Jaccard of
+    word 5-grams >= ``threshold`` (MinHash with LSH bands, so that a new document is compared
+    with a few candidates only, not with every document read).
+    """
+
+    threshold: float = NEAR_THRESHOLD
+    _exact: dict[str, str] = field(default_factory=dict)
+    _sigs: list[np.ndarray] = field(default_factory=list)
+    _sources: list[str] = field(default_factory=list)
+    _bands: dict[tuple[int, bytes], list[int]] = field(default_factory=dict)
+
+    def check(self, doc: SourceDoc) -> tuple[str, str] | None:
+        """Register ``doc`` unless it repeats one seen before.
+
+        Returns:
+            ("exact" or "near", the source it repeats), or None when it is new.
+        """
+        key = doc.content_hash or content_hash(doc.text)
+        if key in self._exact:
+            return "exact", self._exact[key]
+        sig = minhash(doc.text)
+        if sig is not None:
+            rows = NUM_PERM // BANDS
+            band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(BANDS)]
+            candidates = sorted({j for bk in band_keys for j in self._bands.get(bk, ())})
+            for j in candidates:
+                if float(np.mean(self._sigs[j] == sig)) >= self.threshold:
+                    return "near", self._sources[j]
+            index = len(self._sigs)
+            self._sigs.append(sig)
+            self._sources.append(doc.source)
+            for bk in band_keys:
+                self._bands.setdefault(bk, []).append(index)
+        self._exact[key] = doc.source
+        return None
+
+
+# --- the stage -------------------------------------------------------------------------------
 
 
 def ingest_folder(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestResult:
-    """Read every file of ``folder``; quarantine what cannot be used; drop exact duplicates.
+    """Read every file of ``folder``; quarantine what cannot be used; count duplicates once.
 
     Raises:
         FileNotFoundError: when the folder does not exist.
@@ -131,31 +351,40 @@ def ingest_folder(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestRes
         raise FileNotFoundError(f"source folder not found: {folder}")
     manifest = read_manifest(folder)
     result = IngestResult()
-    seen_hash: dict[str, str] = {}
+    dedup = Deduplicator()
     seen_id: set[str] = set()
     for path in list_sources(folder):
-        rel = path.relative_to(folder).as_posix()
         try:
-            doc = read_source(path, folder, max_bytes)
+            got = read_path(path, folder, max_bytes, manifest)
         except UnreadableError as err:
+            rel = display_path(path.relative_to(folder).as_posix())
             result.quarantined.append(Quarantined(rel, str(err)))
             continue
-        if doc.content_hash in seen_hash:
-            result.duplicates.append((rel, seen_hash[doc.content_hash]))
-            continue
-        if doc.doc_id in seen_id:
-            result.quarantined.append(Quarantined(rel, f"duplicate document id {doc.doc_id!r}"))
-            continue
-        seen_hash[doc.content_hash] = rel
-        seen_id.add(doc.doc_id)
-        extra = manifest.get(path.name) or manifest.get(rel) or {}
-        result.sources.append(_with_meta(doc, extra.items()))
+        result.quarantined.extend(got.quarantined)
+        for doc in got.docs:
+            dup = dedup.check(doc)
+            if dup is not None:
+                kind, original = dup
+                result.duplicates.append((doc.source, original, kind))
+                continue
+            result.sources.append(unique_id(doc, seen_id))
     return result
 
 
-def _with_meta(doc: SourceDoc, items: Iterable[tuple[str, str]]) -> SourceDoc:
-    meta = tuple(sorted({**dict(doc.meta), **dict(items)}.items()))
-    return SourceDoc(doc.doc_id, doc.source, doc.text, doc.title, meta, doc.content_hash)
+def unique_id(doc: SourceDoc, seen: set[str]) -> SourceDoc:
+    """``doc`` with a doc_id no earlier document has ("a" twice: the second becomes "a~2").
+
+    Registers the id in ``seen``. Files are read in sorted path order, so the same folder
+    always gives the same ids.
+    """
+    doc_id, n = doc.doc_id, 1
+    while doc_id in seen:
+        n += 1
+        doc_id = f"{doc.doc_id}~{n}"
+    seen.add(doc_id)
+    if doc_id == doc.doc_id:
+        return doc
+    return SourceDoc(doc_id, doc.source, doc.text, doc.title, doc.meta, doc.content_hash)
 
 
 @task(name="ingest")

@@ -221,4 +221,5 @@ class IngestResult:
 
     sources: list[SourceDoc] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
-    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, duplicate of)
+    # (source, duplicate of, kind): kind "exact" (same text) or "near" (same report, syndicated)
+    duplicates: list[tuple[str, str, str]] = field(default_factory=list)

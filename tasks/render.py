@@ -429,7 +429,7 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
             t["quarantined"].format(source=r.source, reason=r.reason)
             for r in data.quarantine.itertuples()
         ],
-        "duplicates": [t["duplicate"].format(source=a, original=b) for a, b in data.duplicates],
+        "duplicates": [t["duplicate"].format(source=a, original=b) for a, b, *_ in data.duplicates],
         "unknown": unknown,
         "other": [
             f"{r.doc_id}: {format_value(r.value, r.unit, r.qualifier, with_unit=True)}"

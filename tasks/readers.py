@@ -1,0 +1,754 @@
+"""Format readers of the ingest stage: the bytes of one file -> the documents it holds.
+
+Each reader takes a name (for its extension) and bytes, never a path, so that a member of a
+ZIP archive is read exactly like a file, in memory, and nothing is ever written to disk:
+
+- ``.txt`` / ``.md``: text in any encoding ``tasks.encodings`` knows;
+- ``.docx``: paragraphs and tables in document order (python-docx);
+- ``.html`` / ``.htm``: the article's main text, without navigation, footers, asides, scripts;
+  its title, date and address from the page's metadata;
+- ``.pdf``: the text layer (pypdf); a scan without one is refused with that reason;
+- ``.json`` / ``.jsonl``: exports of articles (title, date, url, body), one document each;
+- ``.zip``: archives of these, read member by member within limits (a "zip bomb" is refused).
+
+A reader returns ``Part``s (a document's text and what its container says about it) and
+``PartError``s (one bad JSON line, one bad archive member), or raises ``UnreadableError`` when
+nothing in the file can be used. Any other exception from a parser is turned into an
+``UnreadableError``: a corrupt file must never stop the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import posixpath
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import regex as re
+
+from tasks.encodings import EncodingError, clean_text, decode_bytes
+
+#: Share of control or replacement characters above which decoded text is called noise.
+NOISE_SHARE = 0.05
+MIN_LETTERS = 20
+
+
+class UnreadableError(ValueError):
+    """A source that cannot be turned into text; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a file may make us read, against archives built to exhaust memory.
+
+    Attributes:
+        max_bytes: the largest file, or archive member once uncompressed.
+        max_members: the most members an archive (or a DOCX) may have.
+        max_total: the most bytes all members of one archive may uncompress to.
+        max_ratio: the highest compression ratio of a member larger than ``ratio_floor``
+            (text compresses 3-10x; a bomb compresses 1000x).
+        max_depth: how deep archives may nest.
+    """
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_members: int = 2000
+    max_total: int = 200 * 1024 * 1024
+    max_ratio: float = 100.0
+    ratio_floor: int = 1024 * 1024
+    max_depth: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One document found in a file.
+
+    Attributes:
+        key: where in the file: "" for the file itself, "3" for the third JSON record,
+            "reports/a.docx" for an archive member (members' own keys joined with "/").
+        text: the document's text, decoded and cleaned (NFC, no XML-forbidden characters).
+        title: the title the container gives (HTML, DOCX properties, JSON), or "".
+        meta: what else the container says: ``url``, ``published`` (ISO date when known).
+        how: how it was read ("html", "docx", "utf-8", "tcvn3", ...), for the log.
+    """
+
+    key: str
+    text: str
+    title: str = ""
+    meta: tuple[tuple[str, str], ...] = ()
+    how: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PartError:
+    """One document of a file that could not be used (a bad JSON line, a corrupt member)."""
+
+    key: str
+    reason: str
+
+
+Found = list[Part | PartError]
+
+
+# --- text checks -----------------------------------------------------------------------------
+
+
+def check_text(text: str) -> None:
+    """Refuse text that is empty or mostly noise.
+
+    Raises:
+        UnreadableError: with the reason.
+    """
+    if not text.strip():
+        raise UnreadableError("empty file")
+    bad = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (unicodedata.category(ch) in {"Cc", "Cs", "Co"} and ch not in "\n\r\t")
+    )
+    if bad / len(text) > NOISE_SHARE:
+        raise UnreadableError(f"binary noise ({bad} control characters in {len(text)})")
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+        raise UnreadableError(f"no readable text (fewer than {MIN_LETTERS} letters)")
+
+
+def _part(
+    key: str, text: str, title: str = "", meta: dict[str, str] | None = None, how: str = ""
+) -> Part:
+    check_text(text)
+    items = {k: clean_text(v).strip() for k, v in (meta or {}).items() if v and v.strip()}
+    return Part(key, clean_text(text), clean_text(title).strip(), tuple(sorted(items.items())), how)
+
+
+def decode(data: bytes, declared: str = "") -> tuple[str, str]:
+    """``encodings.decode_bytes`` with its error turned into an ``UnreadableError``."""
+    if not data.strip():
+        raise UnreadableError("empty file")
+    try:
+        return decode_bytes(data, declared)
+    except EncodingError as err:
+        raise UnreadableError(str(err)) from err
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"^\s*((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})")
+# Vietnamese order, day first: "20/12/2023", "20-12-2023 08:00"
+_VN_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-]((?:19|20)\d{2})\b")
+
+
+def iso_date(value: str) -> str:
+    """An ISO date from a container's date ("2023-12-20T08:00+07:00", "20/12/2023"), else as is.
+
+    Day-first is the Vietnamese order, so "03/04/2023" is 3 April.
+    """
+    m = _ISO_DATE.match(value)
+    if m:
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        m = _VN_DATE.search(value)
+        if not m:
+            return value.strip()
+        d, mo, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return value.strip()
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+# --- plain text ------------------------------------------------------------------------------
+
+
+def read_text(data: bytes) -> Found:
+    """A text file in any known encoding."""
+    text, how = decode(data)
+    return [_part("", text, how=how)]
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_DROP_TAGS = (
+    "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
+    "button", "select", "template", "object", "embed", "menu", "dialog", "canvas", "video",
+    "audio", "map", "input", "textarea", "link", "meta",
+)  # fmt: skip
+# class or id words of page furniture: "main-nav", "site_footer", "box-related", "ads-300"
+_FURNITURE = re.compile(
+    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|footer|header|sidebar|breadcrumbs?|share|sharing"
+    r"|social|related|relate|comments?|advert\w*|ads?|banner|cookie|popup|modal|subscribe"
+    r"|newsletter|widget|promo|sponsor\w*|tags?|toolbar|pagination|print)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+_BLOCKS = frozenset(
+    {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
+     "ol", "blockquote", "pre", "table", "tr", "dl", "dt", "dd", "figure", "figcaption",
+     "address", "center", "td", "th", "caption"}
+)  # fmt: skip
+_KEEP = frozenset({"html", "body", "article", "main"})
+
+
+def _looks_like_html(text: str) -> bool:
+    return (
+        re.search(r"<(?:p|br|div|span|a|strong|em|h[1-6]|li|table)\b[^>]*>", text, re.I) is not None
+    )
+
+
+def _soup(markup: str):  # -> BeautifulSoup
+    from bs4 import BeautifulSoup
+
+    # lxml's HTML parser neither loads external entities nor expands entity declarations
+    # ("billion laughs" stays a few bytes of junk)
+    return BeautifulSoup(markup, "lxml")
+
+
+def _meta(soup, *names: str) -> str:
+    for name in names:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        tag = tag or soup.find(attrs={"itemprop": name})
+        if tag is None:
+            continue
+        value = tag.get("content") or tag.get("datetime") or tag.get_text(" ", strip=True)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _text_len(node) -> int:
+    return len(node.get_text(" ", strip=True))
+
+
+def _link_density(node) -> float:
+    total = _text_len(node)
+    if not total:
+        return 0.0
+    links = sum(_text_len(a) for a in node.find_all("a"))
+    return links / total
+
+
+def _drop_furniture(root) -> None:
+    for tag in root.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in root.find_all(True):
+        if tag.decomposed or tag.name in _KEEP:
+            continue
+        attrs = tag.attrs or {}
+        words = " ".join(
+            [
+                " ".join(attrs.get("class") or []),
+                str(attrs.get("id") or ""),
+                str(attrs.get("role") or ""),
+            ]
+        )
+        hidden = "hidden" in attrs or "display:none" in str(attrs.get("style", "")).replace(" ", "")
+        if hidden or _FURNITURE.search(words):
+            tag.decompose()
+
+
+def _best_node(body):
+    """The element that holds the article: an <article> or <main> with text, else the
+    element whose paragraphs carry the most text (readability's scoring), with link-heavy
+    elements scoring less."""
+    candidates = [n for n in body.find_all(["article", "main"]) if _text_len(n) >= 200]
+    if candidates:
+        return max(
+            candidates, key=lambda n: sum(_text_len(p) for p in n.find_all("p")) or _text_len(n)
+        )
+    scores: dict[int, float] = {}
+    nodes: dict[int, object] = {}
+    for p in body.find_all(["p", "pre", "td", "blockquote"]):
+        length = _text_len(p)
+        if length < 25:
+            continue
+        score = 1 + p.get_text().count(",") + min(length / 100, 3)
+        parent = p.parent
+        for share in (1.0, 0.5):
+            if parent is None or parent.name in {"html", "[document]"}:
+                break
+            scores[id(parent)] = scores.get(id(parent), 0.0) + score * share
+            nodes[id(parent)] = parent
+            parent = parent.parent
+    if not scores:
+        return body
+    best = max(scores, key=lambda k: scores[k] * (1 - _link_density(nodes[k])))
+    return nodes[best]
+
+
+def _html_lines(node) -> list[str]:
+    """The text of ``node``, one line a block, without link-heavy blocks (lists of links)."""
+    from bs4 import NavigableString
+
+    for tag in node.find_all(["ul", "ol", "div", "section", "table", "p", "li", "dl"]):
+        if tag.decomposed:
+            continue
+        if _text_len(tag) and _link_density(tag) > 0.5:
+            tag.decompose()
+    for br in node.find_all("br"):
+        br.replace_with(NavigableString("\n"))
+    for tag in node.find_all(_BLOCKS):
+        tag.insert_before(NavigableString("\n"))
+        tag.insert_after(NavigableString("\n"))
+    for cell in node.find_all(["td", "th"]):
+        cell.insert_after(NavigableString("\t"))
+    text = node.get_text()
+    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n"))
+    return [line for line in lines if line]
+
+
+def html_fragment_text(markup: str) -> str:
+    """The text of an HTML fragment (a JSON export's body): blocks as lines, no scripts."""
+    soup = _soup(markup)
+    for tag in soup.find_all(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    return "\n".join(_html_lines(soup))
+
+
+def html_main_text(markup: str) -> tuple[str, str, dict[str, str]]:
+    """The article of a web page: its main text, title and metadata (url, published).
+
+    Returns:
+        (text, title, meta)
+    """
+    soup = _soup(markup)
+    h1 = soup.find("h1")
+    title = (
+        _meta(soup, "og:title", "twitter:title")
+        or (h1.get_text(" ", strip=True) if h1 else "")
+        or (soup.title.get_text(" ", strip=True) if soup.title else "")
+    )
+    published = _meta(
+        soup, "article:published_time", "datePublished", "pubdate", "publishdate",
+        "date", "dc.date.issued", "DC.date.issued", "article:modified_time",
+    )  # fmt: skip
+    if not published:
+        time = soup.find("time")
+        published = (time.get("datetime") or time.get_text(strip=True)) if time else ""
+    canonical = soup.find("link", rel="canonical")
+    url = _meta(soup, "og:url") or (canonical.get("href", "") if canonical else "")
+    body = soup.body or soup
+    _drop_furniture(body)
+    node = _best_node(body)
+    lines = _html_lines(node)
+    meta = {"url": str(url), "published": iso_date(str(published)) if published else ""}
+    return "\n".join(lines), title, meta
+
+
+def _declared_charset(data: bytes) -> str:
+    m = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", data[:4096], re.I)
+    return m.group(1).decode("ascii") if m else ""
+
+
+def read_html(data: bytes) -> Found:
+    """A web page saved as .html: its article."""
+    markup, how = decode(data, _declared_charset(data))
+    try:
+        text, title, meta = html_main_text(markup)
+    except RecursionError as err:
+        raise UnreadableError("HTML nested too deeply to read") from err
+    return [_part("", text, title, meta, f"html ({how})")]
+
+
+# --- DOCX ------------------------------------------------------------------------------------
+
+_ENTITY_DECL = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
+
+
+def _check_archive(zf: zipfile.ZipFile, limits: Limits, what: str) -> list[zipfile.ZipInfo]:
+    """Refuse an archive whose members would exhaust memory (a "zip bomb")."""
+    infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        raise UnreadableError(
+            f"zip bomb refused: {what} has {len(infos)} members (limit {limits.max_members})"
+        )
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_total:
+        raise UnreadableError(
+            f"zip bomb refused: {what} would uncompress to {total} bytes (limit {limits.max_total})"
+        )
+    for i in infos:
+        ratio = i.file_size / max(i.compress_size, 1)
+        if i.file_size > limits.ratio_floor and ratio > limits.max_ratio:
+            raise UnreadableError(
+                f"zip bomb refused: {i.filename!r} in {what} compresses {ratio:.0f}x"
+                f" (limit {limits.max_ratio:.0f}x)"
+            )
+    return infos
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """A member's bytes, read in chunks, never more than ``limit`` (headers can lie)."""
+    out = bytearray()
+    with zf.open(info) as f:
+        while chunk := f.read(65536):
+            out += chunk
+            if len(out) > limit:
+                raise UnreadableError(f"member {info.filename!r} larger than {limit} bytes")
+    return bytes(out)
+
+
+def read_docx(data: bytes, limits: Limits) -> Found:
+    """A Word document: paragraphs and table rows in document order, title from its properties."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise UnreadableError(f"corrupt or truncated DOCX (not a ZIP package: {err})") from err
+    with zf:
+        infos = _check_archive(zf, limits, "DOCX")
+        names = {i.filename for i in infos}
+        if "word/document.xml" not in names:
+            raise UnreadableError("corrupt DOCX (no word/document.xml: not a Word document)")
+        for info in infos:
+            if info.filename.endswith((".xml", ".rels")):
+                try:
+                    head = _read_member(zf, info, limits.max_bytes)
+                except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+                    raise UnreadableError(
+                        f"corrupt or truncated DOCX ({info.filename}: {err})"
+                    ) from err
+                # OOXML never declares a DTD; one is an entity attack (billion laughs, XXE)
+                if _ENTITY_DECL.search(head):
+                    raise UnreadableError(
+                        f"XML entity declaration in DOCX part {info.filename} refused"
+                        " (entity expansion or external entity attack)"
+                    )
+    try:
+        return _docx_parts(data)
+    except UnreadableError:
+        raise
+    except Exception as err:  # python-docx, lxml and zipfile raise many kinds on bad input
+        raise UnreadableError(f"corrupt or truncated DOCX ({type(err).__name__}: {err})") from err
+
+
+def _docx_parts(data: bytes) -> Found:
+    from docx import Document
+    from docx.table import Table
+
+    document = Document(io.BytesIO(data))
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend(_table_lines(block))
+        else:
+            lines.append(block.text)
+    props = document.core_properties
+    title = props.title or ""
+    return [_part("", "\n".join(lines), title, {}, "docx")]
+
+
+def _table_lines(table) -> Iterator[str]:
+    for row in table.rows:
+        cells: list[str] = []
+        for cell in row.cells:
+            text = " ".join(cell.text.split())
+            if text and (not cells or cells[-1] != text):  # a merged cell repeats its text
+                cells.append(text)
+        if cells:
+            yield "\t".join(cells)
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+MAX_PDF_PAGES = 2000
+# a PDF line that ends without closing punctuation and a next line that starts in lower case
+# are one sentence wrapped by the layout: "toàn tỉnh đã xây dựng\nmới 3.340 mô hình"
+_SENTENCE_END = re.compile(r"[.!?:;…)\]\"”]$")
+
+
+def reflow(lines: list[str]) -> list[str]:
+    """Join lines that a page layout wrapped in the middle of a sentence.
+
+    A line joins the one before when that one does not close a sentence and either this one
+    starts in lower case or with a digit, or the one before is full (as long as the page's
+    long lines): a paragraph's last line is short, its other lines are full.
+    """
+    lines = [line.strip() for line in lines if line.strip()]
+    if not lines:
+        return []
+    lengths = sorted(len(line) for line in lines)
+    full = 0.75 * lengths[int(0.9 * (len(lengths) - 1))]
+    out: list[str] = []
+    prev_full = False
+    for line in lines:
+        if (
+            out
+            and not _SENTENCE_END.search(out[-1])
+            and (line[0].islower() or line[0].isdigit() or prev_full)
+        ):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        prev_full = len(line) >= full
+    return out
+
+
+def read_pdf(data: bytes) -> Found:
+    """The text layer of a PDF; a scan without one is refused."""
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise UnreadableError("corrupt PDF (no %PDF header)")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableError("encrypted PDF (needs a password)")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise UnreadableError(f"PDF has {len(reader.pages)} pages (limit {MAX_PDF_PAGES})")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+        title = str(info.title or "") if info else ""
+    except UnreadableError:
+        raise
+    except Exception as err:  # pypdf raises many kinds on a corrupt or truncated file
+        raise UnreadableError(f"corrupt or truncated PDF ({type(err).__name__}: {err})") from err
+    text = "\n".join(reflow("\n".join(pages).splitlines()))
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+        raise UnreadableError("PDF without a text layer (a scan? run OCR first)")
+    return [_part("", unicodedata.normalize("NFC", text), title, {}, "pdf")]
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+_BODY_KEYS = ("body", "content", "text", "article", "content_html", "html", "fulltext",
+              "full_text", "message", "description", "summary")  # fmt: skip
+_TITLE_KEYS = ("title", "headline", "name", "subject")
+_DATE_KEYS = ("published", "date", "published_at", "publishedAt", "pubDate", "datePublished",
+              "published_date", "created_at", "createdAt", "time", "timestamp")  # fmt: skip
+_URL_KEYS = ("url", "link", "href", "source_url", "canonical_url", "permalink")
+_LIST_KEYS = ("items", "articles", "data", "documents", "docs", "posts", "results", "entries",
+              "records", "rows")  # fmt: skip
+
+
+def _field(record: dict, keys: tuple[str, ...]) -> str:
+    lowered = {str(k).lower(): v for k, v in record.items()}
+    for key in keys:
+        value = record.get(key, lowered.get(key.lower()))
+        if isinstance(value, dict):  # WordPress: {"title": {"rendered": "..."}}
+            value = value.get("rendered") or value.get("text") or value.get("html")
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = "\n".join(value)
+        if (
+            isinstance(value, (str, int, float))
+            and not isinstance(value, bool)
+            and str(value).strip()
+        ):
+            return str(value)
+    return ""
+
+
+def json_record(key: str, record: object) -> Part:
+    """One exported article (title, date, url, body) as a ``Part``.
+
+    Raises:
+        UnreadableError: when the record has no body.
+    """
+    if not isinstance(record, dict):
+        raise UnreadableError(f"not an object but {type(record).__name__}")
+    body = _field(record, _BODY_KEYS)
+    if not body.strip():
+        raise UnreadableError("no body, content or text field")
+    if _looks_like_html(body):
+        body = html_fragment_text(body)
+    title = _field(record, _TITLE_KEYS)
+    if _looks_like_html(title):
+        title = html_fragment_text(title)
+    published = _field(record, _DATE_KEYS)
+    meta = {"url": _field(record, _URL_KEYS), "published": iso_date(published) if published else ""}
+    return _part(key, body, title, meta, "json")
+
+
+def _records(value: object) -> list[object]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        if _field(value, _BODY_KEYS):
+            return [value]
+        for key in _LIST_KEYS:
+            if isinstance(value.get(key), list):
+                return value[key]
+    raise UnreadableError("JSON holds no article (no body/content/text, no list of items)")
+
+
+def read_json(data: bytes) -> Found:
+    """A JSON export: one article, a list of them, or an object with a list under "items"."""
+    text, _ = decode(data)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UnreadableError(f"invalid JSON (line {err.lineno}: {err.msg})") from err
+    except RecursionError as err:
+        raise UnreadableError("JSON nested too deeply") from err
+    records = _records(value)
+    if not records:
+        raise UnreadableError("empty JSON list")
+    single = len(records) == 1 and not isinstance(value, list)
+    return _each(records, lambda i: "" if single else str(i))
+
+
+def read_jsonl(data: bytes) -> Found:
+    """JSON Lines: one article a line; a bad line is quarantined on its own, with its number."""
+    text, _ = decode(data)
+    found: Found = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            found.append(PartError(str(n), f"line {n}: invalid JSON ({err.msg})"))
+            continue
+        except RecursionError:
+            found.append(PartError(str(n), f"line {n}: JSON nested too deeply"))
+            continue
+        try:
+            found.append(json_record(str(n), record))
+        except UnreadableError as err:
+            found.append(PartError(str(n), f"line {n}: {err}"))
+    if not found:
+        raise UnreadableError("empty file")
+    return found
+
+
+def _each(records: list[object], key: Callable[[int], str]) -> Found:
+    found: Found = []
+    for i, record in enumerate(records, start=1):
+        try:
+            found.append(json_record(key(i), record))
+        except UnreadableError as err:
+            found.append(PartError(key(i), f"record {i}: {err}"))
+    return found
+
+
+# --- ZIP -------------------------------------------------------------------------------------
+
+
+def safe_member_name(name: str) -> bool:
+    """Whether an archive member's name stays inside the archive ("../x", "/etc/x" do not)."""
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        return False
+    parts = posixpath.normpath(norm).split("/")
+    return ".." not in parts and ".." not in norm.split("/")
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    if not info.flag_bits & 0x800:  # not flagged UTF-8: old Windows zips wrote cp437 or cp1258
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            name = name.encode("cp437").decode("utf-8")
+    return unicodedata.normalize("NFC", name)
+
+
+def read_zip(data: bytes, limits: Limits, depth: int = 0) -> Found:
+    """An archive of reports: every member read in memory, with the archive limits."""
+    if depth >= limits.max_depth:
+        raise UnreadableError(f"archives nested deeper than {limits.max_depth} levels")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise UnreadableError(f"corrupt or truncated ZIP archive ({err})") from err
+    found: Found = []
+    with zf:
+        infos = _check_archive(zf, limits, "archive")
+        for info in sorted(infos, key=lambda i: i.filename):
+            name = _member_name(info)
+            if info.is_dir() or _ignored(name):
+                continue
+            if not safe_member_name(name):
+                found.append(PartError(name, f"unsafe member path {name!r} (outside the archive)"))
+                continue
+            if info.flag_bits & 0x1:
+                found.append(PartError(name, "encrypted archive member (needs a password)"))
+                continue
+            if info.file_size > limits.max_bytes:
+                found.append(PartError(
+                    name, f"member too large ({info.file_size} bytes > limit {limits.max_bytes})"
+                ))  # fmt: skip
+                continue
+            try:
+                member = _read_member(zf, info, limits.max_bytes)
+                parts = read_bytes(name, member, limits, depth + 1)
+            except UnreadableError as err:
+                found.append(PartError(name, str(err)))
+                continue
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
+                found.append(PartError(name, f"corrupt archive member ({err})"))
+                continue
+            for part in parts:
+                key = f"{name}/{part.key}" if part.key else name
+                found.append(
+                    PartError(key, part.reason) if isinstance(part, PartError)
+                    else Part(key, part.text, part.title, part.meta, part.how)
+                )  # fmt: skip
+    if not found:
+        raise UnreadableError("empty archive (no report in it)")
+    return found
+
+
+def _ignored(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1].lower()
+    return name.startswith("__MACOSX/") or base in {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+# --- dispatch --------------------------------------------------------------------------------
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".text", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".docx", ".pdf", ".json", ".jsonl", ".ndjson", ".zip"}
+#: What to tell a user about formats we do not read, so that they can act.
+_UNSUPPORTED_HINT = {
+    ".doc": "old Word .doc format: save it as .docx",
+    ".rtf": "RTF: save it as .docx",
+    ".odt": "OpenDocument text: save it as .docx",
+    ".xls": "spreadsheet, not a report",
+    ".xlsx": "spreadsheet, not a report",
+    ".pptx": "presentation, not a report",
+}
+
+
+def suffix_of(name: str) -> str:
+    """The lower-case extension of a file or member name ("" for none)."""
+    base = name.rsplit("/", 1)[-1]
+    return "." + base.rsplit(".", 1)[-1].lower() if "." in base.lstrip(".") else ""
+
+
+def sniff(data: bytes) -> str:
+    """The format of bytes whose name has no extension: ".zip", ".docx", ".pdf" or ".txt"."""
+    if data.startswith(b"PK\x03\x04"):
+        return ".docx" if b"word/document.xml" in data[:65536] else ".zip"
+    if data.lstrip()[:5] == b"%PDF-":
+        return ".pdf"
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return ".html"
+    return ".txt"
+
+
+def read_bytes(name: str, data: bytes, limits: Limits | None = None, depth: int = 0) -> Found:
+    """Read the documents of one file (or archive member) given its name and bytes.
+
+    Raises:
+        UnreadableError: when nothing in it can be used; the message says why.
+    """
+    limits = limits or Limits()
+    suffix = suffix_of(name) or sniff(data)
+    if len(data) > limits.max_bytes:
+        raise UnreadableError(f"file too large ({len(data)} bytes > limit {limits.max_bytes})")
+    if suffix in TEXT_SUFFIXES:
+        return read_text(data)
+    if suffix in HTML_SUFFIXES:
+        return read_html(data)
+    if suffix == ".docx":
+        return read_docx(data, limits)
+    if suffix == ".pdf":
+        return read_pdf(data)
+    if suffix == ".json":
+        return read_json(data)
+    if suffix in {".jsonl", ".ndjson"}:
+        return read_jsonl(data)
+    if suffix == ".zip":
+        return read_zip(data, limits, depth)
+    hint = _UNSUPPORTED_HINT.get(suffix, "")
+    raise UnreadableError(f"unsupported file type {suffix!r}" + (f" ({hint})" if hint else ""))
