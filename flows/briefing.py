@@ -3,30 +3,52 @@
     python flows/briefing.py                   # seeds/ -> out/
     tonghop build --source DIR --out DIR       # the same, from the CLI
 
-Wiring only: each stage lives in ``tasks/``. Documents go through normalise and extract in
-batches, one task run per batch, since a Prefect task run costs tens of milliseconds.
+Wiring only: each stage lives in ``tasks/``. Files go through ingest → normalise → extract in
+batches (one task run per batch: a Prefect task run costs tens of milliseconds), each batch is
+saved to the store, and the briefing is built from the store, so a re-run reads only new or
+changed files and a run with nothing new still renders the briefing.
 """
 
 from __future__ import annotations
 
+import tonghop  # noqa: F401  (Prefect defaults before Prefect is imported)
+
+# isort: split
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from prefect import flow
+from prefect import flow, runtime
 from pydantic import Field
 
-import tonghop  # noqa: F401  (Prefect defaults before Prefect is imported)
-from tasks.aggregate import aggregate_task
-from tasks.extract import extract_task
-from tasks.ingest import DEFAULT_MAX_BYTES, ingest_task
-from tasks.normalize import normalize_task
-from tasks.records import Extraction
+from tasks.aggregate import aggregate_store_task
+from tasks.batch import process_batch_task
+from tasks.ingest import DEFAULT_MAX_BYTES
 from tasks.render import Organisation, render_task
+from tasks.runlog import StageTimer, document_counts, write_run_json_task
+from tasks.store import finish_scan_task, record_run_task, save_batch_task, scan_task
+
+#: Batches in flight at once: enough to keep every worker of a parallel runner busy, few enough
+#: that memory stays bounded (each batch's texts are dropped once it is saved).
+IN_FLIGHT = 4
 
 
 def batches(items: list, size: int) -> list[list]:
     """Split ``items`` into lists of at most ``size``."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def windows(items: list, size: int) -> Iterator[list]:
+    """Consecutive groups of ``size`` items, to bound the work in flight."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @flow(name="build-briefing", log_prints=True, validate_parameters=True)
@@ -37,33 +59,57 @@ def build_briefing(
     template: Path | None = None,
     batch_size: int = Field(default=500, ge=1, le=100_000),
     max_file_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1),
+    store: Path = Path("data/tonghop.duckdb"),
+    overrides: Path | None = None,
     organisation: Organisation | None = None,
 ) -> dict:
     """Build the briefing of every report in ``source`` into ``out``.
 
     Returns:
-        Paths of the files written and the counts of the run.
+        The run summary (also written to ``out/run.json``).
     """
-    # --- ingest ---
-    ingested = ingest_task(source, max_file_bytes)
-    if not ingested.sources:
-        reasons = "; ".join(f"{q.source}: {q.reason}" for q in ingested.quarantined[:5])
+    started = _now()
+    run_id = str(runtime.flow_run.id or uuid.uuid4())
+    timer = StageTimer()
+    # --- scan: what is new or changed since the store last saw the folder ---
+    with timer.stage("scan"):
+        scan = scan_task(source, store)
+    # --- ingest → normalise → extract, one task run per batch; save each batch ---
+    outcomes: list[tuple[str, str]] = []
+    with timer.stage("extract"):
+        for window in windows(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
+            futures = [
+                process_batch_task.submit(source, files, max_file_bytes, scan.manifest)
+                for files in window
+            ]
+            for future in futures:
+                outcomes += save_batch_task(
+                    store, source, future.result(), run_id, scan.fingerprint
+                )
+        unchanged = finish_scan_task(store, scan.plan, run_id)
+    # --- aggregate, from the store ---
+    with timer.stage("aggregate"):
+        data, unknown_overrides = aggregate_store_task(store, source, overrides)
+    if data.documents.empty:
+        reasons = "; ".join(f"{s}: {r}" for s, r in data.quarantine.head(5).itertuples(index=False))
         raise ValueError(f"no readable report in {source}" + (f" ({reasons})" if reasons else ""))
-    # --- normalise and extract, in batches ---
-    extractions: list[Extraction] = []
-    for batch in batches(ingested.sources, batch_size):
-        extractions.extend(extract_task(normalize_task(batch)))
-    # --- aggregate ---
-    data = aggregate_task(extractions, ingested)
     # --- render ---
-    written = render_task(data, out, organisation or Organisation(), lang, template)
-    return {
+    with timer.stage("render"):
+        written = render_task(data, out, organisation or Organisation(), lang, template)
+    # --- record the run ---
+    summary = {
+        "run_id": run_id,
+        "source": str(source),
         "briefing": str(written.briefing),
-        "documents": len(data.documents),
+        "documents": document_counts(scan.plan.status, outcomes, unchanged, len(scan.plan.missing)),
+        "documents_in_briefing": len(data.documents),
         "facts": len(data.facts),
-        "quarantined": len(ingested.quarantined),
-        "duplicates": len(ingested.duplicates),
+        "unknown_overrides": unknown_overrides,
+        "seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
     }
+    write_run_json_task(out, summary)
+    record_run_task(store, run_id, started, _now(), summary, written.briefing, lang)
+    return summary
 
 
 if __name__ == "__main__":

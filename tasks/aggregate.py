@@ -9,12 +9,15 @@ figure so that the briefing can trace it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from prefect import task
 
 from tasks.catalog import Indicator, indicator_by_key
+from tasks.overrides import apply_overrides, load_overrides
 from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS, Extraction, IngestResult, Quarantined
+from tasks.store import connect, load_documents, load_facts, load_source_issues, load_vague
 
 COMPARISON_COLUMNS = (
     "indicator",
@@ -40,6 +43,7 @@ class BriefingInput:
     quarantine: pd.DataFrame
     duplicates: list[tuple[str, ...]] = field(default_factory=list)  # (source, duplicate of[, kind])
     vague: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, phrase)
+    missing: list[str] = field(default_factory=list)  # sources gone from the folder, kept
 
 
 def facts_frame(extractions: list[Extraction]) -> pd.DataFrame:
@@ -130,6 +134,8 @@ def comparison_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFram
     usable = facts[
         (facts["kind"] == "result") & (facts["indicator"] != "other") & facts["year"].notna()
     ]
+    if "override" in usable.columns:  # analysts' suppressions leave the tables
+        usable = usable[usable["override"] != "suppressed"]
     if usable.empty:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     dates = documents.set_index("doc_id")["conference_date"].fillna("")
@@ -189,3 +195,38 @@ def aggregate(extractions: list[Extraction], ingested: IngestResult) -> Briefing
 def aggregate_task(extractions: list[Extraction], ingested: IngestResult) -> BriefingInput:
     """Prefect wrapper of ``aggregate``."""
     return aggregate(extractions, ingested)
+
+
+def aggregate_store(
+    store: Path, root: Path, overrides: Path | None = None
+) -> tuple[BriefingInput, list[str]]:
+    """All frames of the briefing, read from the store, with the analysts' overrides applied.
+
+    Returns:
+        The briefing input, and the ids of overrides that matched no fact.
+    """
+    with connect(store) as con:
+        facts = load_facts(con)
+        documents = load_documents(con)
+        vague = load_vague(con)
+        issues = load_source_issues(con, root)
+    facts, unknown = apply_overrides(facts, load_overrides(overrides) if overrides else [])
+    quarantine = pd.DataFrame(issues["quarantined"], columns=["source", "reason"])
+    data = BriefingInput(
+        facts=facts,
+        documents=documents,
+        comparison=comparison_long(facts, documents),
+        quarantine=quarantine,
+        duplicates=[(rel, reason) for rel, reason in issues["duplicate"]],
+        vague=vague,
+        missing=[rel for rel, _ in issues["missing"]],
+    )
+    return data, unknown
+
+
+@task(name="aggregate-store")
+def aggregate_store_task(
+    store: Path, root: Path, overrides: Path | None = None
+) -> tuple[BriefingInput, list[str]]:
+    """Prefect wrapper of ``aggregate_store``."""
+    return aggregate_store(store, root, overrides)

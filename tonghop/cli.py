@@ -1,19 +1,26 @@
 """The ``tonghop`` command line.
 
-    tonghop build [--source seeds] [--out out] [--lang vi|en] [--template PATH]
+    tonghop build [--source seeds] [--out out] [--lang vi|en] [--template PATH] [--store PATH]
+                  [--overrides FILE] [--runner thread|dask] [--dask-address ADDR]
+    tonghop facts export [--store PATH] [--out DIR]
 
-Runs the Prefect flow ``flows/briefing.py:build_briefing`` on Prefect's local ephemeral API
-(no server to start). The exit status is non-zero only when no briefing could be built, with a
-one-line reason on stderr.
+``build`` runs the Prefect flow ``flows/briefing.py:build_briefing`` on Prefect's local
+ephemeral API (no server to start) unless ``PREFECT_API_URL`` points at a server. The exit
+status is non-zero only when no briefing could be built, with a one-line reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import tonghop
+
+DEFAULT_STORE = Path("data/tonghop.duckdb")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,23 +31,53 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tonghop {tonghop.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _build_parser(sub)
+    facts = sub.add_parser(
+        "facts",
+        help="work with the stored facts",
+        description="Work with the facts kept in the store.",
+    )
+    facts_sub = facts.add_subparsers(dest="facts_command", required=True, metavar="ACTION")
+    export = facts_sub.add_parser(
+        "export",
+        help="write the stored facts for review (CSV and XLSX, with their ids)",
+        description="Write facts.csv and facts.xlsx with every stored fact and its stable id, "
+        "for analysts to review and to write an overrides file from.",
+    )
+    export.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help=f"the store to read (default: {DEFAULT_STORE})",
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/review"),
+        help="folder to write facts.csv and facts.xlsx into (default: out/review)",
+    )
+    return parser
+
+
+def _build_parser(sub: argparse._SubParsersAction) -> None:
     build = sub.add_parser(
         "build",
         help="build the briefing of a folder of reports",
-        description="Read every report of SOURCE, extract its facts and write briefing.docx, "
-        "facts.csv, documents.csv and quarantine.csv into OUT.",
+        description="Read every new or changed report of SOURCE, extract its facts into the "
+        "store, and write briefing.docx, facts.csv, documents.csv, quarantine.csv and run.json "
+        "into OUT.",
     )
     build.add_argument(
         "--source",
         type=Path,
         default=Path("seeds"),
-        help="folder of reports to read (read-only; default: seeds)",
+        help="folder of reports to read; never written to (default: seeds)",
     )
     build.add_argument(
         "--out",
         type=Path,
         default=Path("out"),
-        help="folder to write the briefing and tables into (default: out)",
+        help="folder for the briefing and the tables (default: out)",
     )
     build.add_argument(
         "--lang", choices=("vi", "en"), default="vi", help="language of the briefing (default: vi)"
@@ -49,13 +86,26 @@ def _parser() -> argparse.ArgumentParser:
         "--template",
         type=Path,
         default=None,
-        help="a .docx template with jinja2 tags to use instead of the bundled one",
+        help="a .docx template with jinja2 tags instead of the bundled one",
+    )
+    build.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help=f"the DuckDB store that remembers sources, facts and runs (default: {DEFAULT_STORE})",
+    )
+    build.add_argument(
+        "--overrides",
+        type=Path,
+        default=None,
+        help="CSV or YAML file of analysts' corrections: fact_id, action "
+        "(correct|suppress), value, note",
     )
     build.add_argument(
         "--batch-size",
         type=int,
         default=500,
-        help="documents per task run of the normalise and extract stages",
+        help="files per task run of the ingest/normalise/extract stages (default: 500)",
     )
     build.add_argument(
         "--max-file-mb",
@@ -63,7 +113,21 @@ def _parser() -> argparse.ArgumentParser:
         default=20.0,
         help="files larger than this go to quarantine (default: 20)",
     )
-    return parser
+    build.add_argument(
+        "--runner",
+        choices=("thread", "dask"),
+        default="thread",
+        help="task runner: Prefect's thread pool, or Dask (a local cluster, or "
+        "--dask-address) (default: thread)",
+    )
+    build.add_argument(
+        "--dask-address",
+        default=None,
+        help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    build.add_argument(
+        "--dask-workers", type=int, default=2, help="workers of the local Dask cluster (default: 2)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "build":
         return _build(args)
+    if args.command == "facts" and args.facts_command == "export":
+        return _facts_export(args)
     return 2
 
 
@@ -78,21 +144,79 @@ def _build(args: argparse.Namespace) -> int:
     from flows.briefing import build_briefing
 
     try:
-        result = build_briefing(
-            source=args.source,
-            out=args.out,
-            lang=args.lang,
-            template=args.template,
-            batch_size=args.batch_size,
-            max_file_bytes=int(args.max_file_mb * 1024 * 1024),
-        )
+        with _runner(args) as wrap:
+            result = wrap(build_briefing)(
+                source=args.source,
+                out=args.out,
+                lang=args.lang,
+                template=args.template,
+                batch_size=args.batch_size,
+                max_file_bytes=int(args.max_file_mb * 1024 * 1024),
+                store=args.store,
+                overrides=args.overrides,
+            )
     except Exception as err:  # the flow's own failure: one line, non-zero exit
         print(f"tonghop: no briefing built: {err}", file=sys.stderr)
         return 1
+    counts = ", ".join(f"{n} {k}" for k, n in result["documents"].items() if n)
     print(
-        f"tonghop: {result['briefing']} ({result['documents']} documents, {result['facts']} facts, "
-        f"{result['quarantined']} quarantined, {result['duplicates']} duplicates)"
+        f"tonghop: {result['briefing']} ({result['documents_in_briefing']} documents, "
+        f"{result['facts']} facts; this run: {counts or 'nothing new'})"
     )
+    return 0
+
+
+@contextmanager
+def _runner(args: argparse.Namespace) -> Iterator[Callable]:
+    """The flow as it should run: as is, or with a DaskTaskRunner.
+
+    Dask workers are other processes: on the ephemeral API each would start its own server on
+    the same database, so a real API is started here first and its URL handed to them.
+    """
+    if args.runner != "dask":
+        yield lambda f: f
+        return
+    from prefect_dask import DaskTaskRunner
+
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+        os.environ["PREFECT_API_URL"] = server.api_url
+    if args.dask_address:
+        runner = DaskTaskRunner(address=args.dask_address)
+    else:
+        runner = DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": args.dask_workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    try:
+        yield lambda f: f.with_options(task_runner=runner)
+    finally:
+        if server is not None:
+            os.environ.pop("PREFECT_API_URL", None)
+            server.stop()
+
+
+def _facts_export(args: argparse.Namespace) -> int:
+    from tasks.export import xlsx_bytes
+    from tasks.render import csv_bytes, write_atomic
+    from tasks.store import connect, load_facts
+
+    if not args.store.is_file():
+        print(f"tonghop: no store at {args.store}: run tonghop build first", file=sys.stderr)
+        return 1
+    with connect(args.store) as con:
+        facts = load_facts(con)
+    write_atomic(args.out / "facts.csv", csv_bytes(facts))
+    write_atomic(args.out / "facts.xlsx", xlsx_bytes({"facts": facts}))
+    print(f"tonghop: {len(facts)} facts written to {args.out}/facts.csv and facts.xlsx")
     return 0
 
 

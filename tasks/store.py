@@ -1,0 +1,491 @@
+"""The store: an embedded DuckDB database that remembers sources, documents, facts and runs.
+
+A run reads only what is new or changed: ``plan_scan`` compares the files of a source folder
+with what the store knows (size and modification time first, the content hash when those
+moved), and ``save_batch`` replaces a document's rows when it is read again. A source that
+disappears is marked ``missing``, never deleted, so no fact of an earlier run is lost; the
+briefing is always built from the store, so a run with nothing new still renders it.
+
+Tables: ``sources`` (one row per file ever seen), ``documents``, ``facts`` (the columns of
+documents.csv and facts.csv), ``vague``, ``runs`` and ``briefings``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from prefect import task
+
+from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS
+
+SCHEMA_VERSION = 1
+
+_FACT_TYPES = {
+    "fact_id": "VARCHAR",
+    "doc_id": "VARCHAR",
+    "indicator": "VARCHAR",
+    "label": "VARCHAR",
+    "value": "DOUBLE",
+    "value_max": "DOUBLE",
+    "unit": "VARCHAR",
+    "denominator": "DOUBLE",
+    "qualifier": "VARCHAR",
+    "kind": "VARCHAR",
+    "year": "INTEGER",
+    "province": "VARCHAR",
+    "sentence": "VARCHAR",
+    "start": "INTEGER",
+    "end": "INTEGER",
+    "noun_phrase": "VARCHAR",
+}
+_DOC_TYPES = {
+    "doc_id": "VARCHAR",
+    "source": "VARCHAR",
+    "title": "VARCHAR",
+    "year": "INTEGER",
+    "plan_year": "INTEGER",
+    "period_start": "INTEGER",
+    "period_end": "INTEGER",
+    "province": "VARCHAR",
+    "province_reason": "VARCHAR",
+    "military_region": "VARCHAR",
+    "conference_date": "VARCHAR",
+    "chair": "VARCHAR",
+    "attendees": "VARCHAR",
+    "organiser": "VARCHAR",
+    "n_facts": "INTEGER",
+    "status": "VARCHAR",
+    "directions": "VARCHAR",
+}
+
+
+def _columns(types: dict[str, str], order: tuple[str, ...]) -> str:
+    return ", ".join(f'"{c}" {types[c]}' for c in order)
+
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS sources (
+    path VARCHAR,                  -- absolute path of the file
+    member VARCHAR,                -- the document inside it (a file may hold several)
+    root VARCHAR,                  -- the source folder it was found in
+    rel VARCHAR,                   -- its path inside that folder
+    doc_id VARCHAR,
+    size BIGINT,
+    mtime_ns BIGINT,
+    content_hash VARCHAR,
+    fingerprint VARCHAR,           -- the extractor version that read it
+    status VARCHAR,                -- active | duplicate | quarantined | missing
+    reason VARCHAR,                -- why quarantined, or what it duplicates
+    first_run VARCHAR,
+    last_run VARCHAR,
+    PRIMARY KEY (path, member)
+);
+CREATE TABLE IF NOT EXISTS documents ({_columns(_DOC_TYPES, (*DOCUMENT_COLUMNS, "directions"))});
+CREATE TABLE IF NOT EXISTS facts ({_columns(_FACT_TYPES, FACT_COLUMNS)});
+CREATE TABLE IF NOT EXISTS vague (doc_id VARCHAR, phrase VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, started VARCHAR, finished VARCHAR, summary VARCHAR
+);
+CREATE TABLE IF NOT EXISTS briefings (
+    run_id VARCHAR, path VARCHAR, sha256 VARCHAR, lang VARCHAR
+);
+"""
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open (and create) the store; one writer at a time, closed on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(SCHEMA)
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+        yield con
+    finally:
+        con.close()
+
+
+def extractor_fingerprint() -> str:
+    """A hash of the code and data that turn text into facts: a new extractor re-reads sources."""
+    here = Path(__file__).parent
+    parts = sorted(
+        [
+            *here.glob("normalize.py"),
+            *here.glob("numbers.py"),
+            *here.glob("metadata.py"),
+            *here.glob("extract.py"),
+            *here.glob("catalog.py"),
+            *here.glob("ingest.py"),
+            *here.glob("readers.py"),
+            *here.glob("encodings.py"),
+            *(here / "data").glob("*"),
+        ]
+    )
+    digest = hashlib.sha256()
+    for p in parts:
+        if p.is_file():
+            digest.update(p.name.encode())
+            digest.update(p.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --- scanning ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """A file of the source folder as the file system sees it."""
+
+    path: str  # absolute
+    rel: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ScanPlan:
+    """What a run must do with each file of the source folder.
+
+    Attributes:
+        to_read: new or changed files (or read by an older extractor), in path order.
+        unchanged: files the store knows with the same size and time and extractor.
+        missing: files the store knows under this folder that are gone.
+        status: for every file to read, "new", "changed" or "reprocessed".
+    """
+
+    root: str
+    to_read: list[FileStat] = field(default_factory=list)
+    unchanged: list[FileStat] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)
+
+
+def scan_folder(root: Path, ignored: frozenset[str]) -> list[FileStat]:
+    """Every file under ``root`` with its size and time, sorted; one stat per file."""
+    out: list[FileStat] = []
+    base = str(root.resolve())
+    stack = [base]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False) and entry.name.lower() not in ignored:
+                    st = entry.stat(follow_symlinks=False)
+                    rel = os.path.relpath(entry.path, base).replace(os.sep, "/")
+                    out.append(FileStat(entry.path, rel, st.st_size, st.st_mtime_ns))
+    out.sort(key=lambda f: f.rel)
+    return out
+
+
+def plan_scan(
+    con: duckdb.DuckDBPyConnection, root: Path, files: list[FileStat], fingerprint: str
+) -> ScanPlan:
+    """Split ``files`` into what must be read and what the store already holds."""
+    base = str(root.resolve())
+    known = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT path, any_value(size), any_value(mtime_ns), any_value(fingerprint), "
+            "CASE WHEN bool_and(status = 'missing') THEN 'missing' "
+            "WHEN bool_and(status = 'quarantined') THEN 'quarantined' ELSE 'seen' END "
+            "FROM sources WHERE root = ? GROUP BY path",
+            [base],
+        ).fetchall()
+    }
+    plan = ScanPlan(root=base)
+    seen = set()
+    for f in files:
+        seen.add(f.path)
+        old = known.get(f.path)
+        if old is None or old[3] == "missing":
+            plan.to_read.append(f)
+            plan.status[f.path] = "new" if old is None else "changed"
+        elif (old[0], old[1]) != (f.size, f.mtime_ns):
+            plan.to_read.append(f)
+            plan.status[f.path] = "changed"
+        elif old[2] != fingerprint and old[3] != "quarantined":
+            plan.to_read.append(f)
+            plan.status[f.path] = "reprocessed"
+        else:
+            plan.unchanged.append(f)
+    plan.missing = sorted(p for p, old in known.items() if p not in seen and old[3] != "missing")
+    return plan
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """What one batch of sources gave: compact frames, cheap to send between processes.
+
+    ``sources`` rows: path, rel, doc_id, size, mtime_ns, content_hash, status, reason.
+    """
+
+    sources: pd.DataFrame
+    documents: pd.DataFrame
+    facts: pd.DataFrame
+    vague: pd.DataFrame
+
+
+SOURCE_COLUMNS = (
+    "path",
+    "member",
+    "rel",
+    "doc_id",
+    "size",
+    "mtime_ns",
+    "content_hash",
+    "status",
+    "reason",
+)
+
+
+def save_batch(
+    con: duckdb.DuckDBPyConnection, root: Path, batch: BatchResult, run_id: str, fingerprint: str
+) -> list[tuple[str, str]]:
+    """Write one batch: replace the documents it re-read, mark duplicates and quarantine.
+
+    A source whose text equals an active source's text (another path) is a duplicate: it is
+    recorded, its facts are not stored twice.
+
+    Returns:
+        (path, status) of every row written: active, duplicate or quarantined.
+    """
+    base = str(root.resolve())
+    outcomes: list[tuple[str, str]] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        first_run = _forget_paths(con, sorted(set(batch.sources["path"])))
+        keep_docs: list[str] = []
+        for row in batch.sources.itertuples(index=False):
+            status, reason = row.status, row.reason
+            if status == "active":
+                other = con.execute(
+                    "SELECT rel FROM sources WHERE content_hash = ? AND status = 'active' "
+                    "AND path <> ? LIMIT 1",
+                    [row.content_hash, row.path],
+                ).fetchone()
+                if other:
+                    status, reason = "duplicate", f"same text as {other[0]}"
+                else:
+                    clash = con.execute(
+                        "SELECT rel FROM sources WHERE doc_id = ? AND status = 'active' "
+                        "AND path <> ? LIMIT 1",
+                        [row.doc_id, row.path],
+                    ).fetchone()
+                    if clash:
+                        status, reason = (
+                            "quarantined",
+                            f"document id {row.doc_id!r} is taken by {clash[0]}",
+                        )
+            outcomes.append((row.path, status))
+            con.execute(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    row.path,
+                    row.member,
+                    base,
+                    row.rel,
+                    row.doc_id if status == "active" else "",
+                    row.size,
+                    row.mtime_ns,
+                    row.content_hash,
+                    fingerprint,
+                    status,
+                    reason,
+                    first_run.get(row.path, run_id),
+                    run_id,
+                ],
+            )
+            if status == "active":
+                keep_docs.append(row.doc_id)
+        _insert(con, "documents", batch.documents[batch.documents["doc_id"].isin(keep_docs)])
+        _insert(con, "facts", batch.facts[batch.facts["doc_id"].isin(keep_docs)])
+        _insert(con, "vague", batch.vague[batch.vague["doc_id"].isin(keep_docs)])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _forget_paths(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, str]:
+    """Drop what the store holds for files about to be written again; keep their first run."""
+    first: dict[str, str] = {}
+    for path in paths:
+        for doc_id, first_run in con.execute(
+            "SELECT doc_id, first_run FROM sources WHERE path = ?", [path]
+        ).fetchall():
+            first.setdefault(path, first_run)
+            if doc_id:
+                for table in ("documents", "facts", "vague"):
+                    con.execute(f"DELETE FROM {table} WHERE doc_id = ?", [doc_id])
+        con.execute("DELETE FROM sources WHERE path = ?", [path])
+    return first
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("_incoming", frame)
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+    con.unregister("_incoming")
+
+
+def touch_unchanged(con: duckdb.DuckDBPyConnection, plan: ScanPlan, run_id: str) -> Counter[str]:
+    """Record that the unchanged files were seen by this run, and mark the missing ones.
+
+    Returns:
+        Stored status -> count of the unchanged files' document rows.
+    """
+    statuses: Counter[str] = Counter()
+    if plan.unchanged:
+        seen = pd.DataFrame({"path": [f.path for f in plan.unchanged]})
+        con.register("_seen", seen)
+        con.execute(
+            "UPDATE sources SET last_run = ? WHERE path IN (SELECT path FROM _seen)", [run_id]
+        )
+        for status, n in con.execute(
+            "SELECT status, count(*) FROM sources WHERE path IN (SELECT path FROM _seen) "
+            "GROUP BY status"
+        ).fetchall():
+            statuses[str(status)] = int(n)
+        con.unregister("_seen")
+    for path in plan.missing:
+        con.execute("UPDATE sources SET status = 'missing' WHERE path = ?", [path])
+    return statuses
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def load_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stored fact of a document whose source is active or missing, in a stable order."""
+    frame = con.execute(
+        f"SELECT {', '.join(chr(34) + c + chr(34) for c in FACT_COLUMNS)} FROM facts "
+        "ORDER BY doc_id, start, fact_id"
+    ).fetchdf()
+    return frame.astype({"year": "Int64", "start": "Int64", "end": "Int64"})
+
+
+def load_documents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stored document (with ``directions`` for the briefing), sorted by doc_id."""
+    cols = (*DOCUMENT_COLUMNS, "directions")
+    frame = con.execute(
+        f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM documents ORDER BY doc_id"
+    ).fetchdf()
+    return frame.astype(
+        {
+            "year": "Int64",
+            "plan_year": "Int64",
+            "period_start": "Int64",
+            "period_end": "Int64",
+            "n_facts": "Int64",
+        }
+    )
+
+
+def load_vague(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The vague amounts of the stored documents."""
+    rows = con.execute("SELECT doc_id, phrase FROM vague ORDER BY doc_id, phrase").fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def load_source_issues(
+    con: duckdb.DuckDBPyConnection, root: Path | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """Quarantined, duplicate and missing sources as (path inside its folder, reason)."""
+    where = "WHERE root = ?" if root else ""
+    params = [str(root.resolve())] if root else []
+    rows = con.execute(
+        f"SELECT status, rel, reason FROM sources {where} ORDER BY rel", params
+    ).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {"quarantined": [], "duplicate": [], "missing": []}
+    for status, rel, reason in rows:
+        if status in out:
+            out[status].append((str(rel), str(reason or "")))
+    return out
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, started: str, finished: str, summary: dict
+) -> None:
+    """Keep the summary of a run (the content of run.json)."""
+    con.execute(
+        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
+        [run_id, started, finished, json.dumps(summary, ensure_ascii=False, sort_keys=True)],
+    )
+
+
+def record_briefing(con: duckdb.DuckDBPyConnection, run_id: str, path: Path, lang: str) -> None:
+    """Keep the briefing a run issued, with its hash."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    con.execute("INSERT INTO briefings VALUES (?, ?, ?, ?)", [run_id, str(path), digest, lang])
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scan:
+    """The start of a run: the plan, the manifest and the extractor version."""
+
+    plan: ScanPlan
+    manifest: dict[str, dict[str, str]]
+    fingerprint: str
+
+
+@task(name="scan")
+def scan_task(source: Path, store: Path) -> Scan:
+    """List the source folder and decide what to read (nothing is written to the folder)."""
+    from tasks.ingest import IGNORED_NAMES, read_manifest
+
+    if not source.is_dir():
+        raise FileNotFoundError(f"source folder not found: {source}")
+    fingerprint = extractor_fingerprint()
+    files = scan_folder(source, IGNORED_NAMES)
+    with connect(store) as con:
+        plan = plan_scan(con, source, files, fingerprint)
+    return Scan(plan, read_manifest(source), fingerprint)
+
+
+@task(name="save-batch")
+def save_batch_task(
+    store: Path, root: Path, batch: BatchResult, run_id: str, fingerprint: str
+) -> list[tuple[str, str]]:
+    """Prefect wrapper of ``save_batch``."""
+    with connect(store) as con:
+        return save_batch(con, root, batch, run_id, fingerprint)
+
+
+@task(name="finish-scan")
+def finish_scan_task(store: Path, plan: ScanPlan, run_id: str) -> Counter[str]:
+    """Prefect wrapper of ``touch_unchanged``."""
+    with connect(store) as con:
+        return touch_unchanged(con, plan, run_id)
+
+
+@task(name="record-run")
+def record_run_task(
+    store: Path, run_id: str, started: str, finished: str, summary: dict, briefing: Path, lang: str
+) -> None:
+    """Keep the run and the briefing it issued in the store."""
+    with connect(store) as con:
+        record_run(con, run_id, started, finished, summary)
+        record_briefing(con, run_id, briefing, lang)
