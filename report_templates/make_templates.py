@@ -1,23 +1,35 @@
 """Build the Word templates of the briefing (``briefing_vi.docx``, ``briefing_en.docx``).
 
 The templates are ordinary .docx files with jinja2 tags (docxtpl): a staff officer may open
-and restyle them in Word, and tonghop fills them with ``tasks.render.build_context``. This
-script only makes the first version of each, laid out after Decree 30/2020/NĐ-CP (A4, margins
-20/20/30/15 mm, Times New Roman 14 pt, header block, page numbers from page 2); run it again
-after changing it:
+and restyle them in Word (the styles "Normal", "Heading 1-3", "Caption" carry the look), and
+tonghop fills them with ``tasks.render.build_context``. This script only makes the first version
+of each, laid out after Decree 30/2020/NĐ-CP, Appendix I:
 
-    python report_templates/make_templates.py
+- A4 portrait, margins top/bottom 20 mm, left 30 mm, right 15 mm; the comparison tables in a
+  landscape section (wide tables are allowed there);
+- Times New Roman, body 14 pt justified with a 1 cm first-line indent and 6 pt after;
+- the header block (parent body, issuing body with a short rule, "Số: …"; national name, motto
+  with a rule as long as it, the italic place-and-date line), the document type and summary line;
+- page numbers centred in the top margin, none on page 1;
+- headings "I. …" as Word heading styles (navigation pane), tables repeating their header row;
+- the signature block and "Nơi nhận:" (12 pt bold italic, entries 11 pt);
+- annexes "Phụ lục I" (the source of every figure) and "Phụ lục II" (data quality).
+
+Run it again after changing it, and commit the .docx files:
+
+    .venv/bin/python report_templates/make_templates.py
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from docx import Document
-from docx.enum.section import WD_SECTION
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
@@ -25,119 +37,190 @@ from docx.text.paragraph import Paragraph
 
 HERE = Path(__file__).parent
 FONT = "Times New Roman"
+CENTER = WD_ALIGN_PARAGRAPH.CENTER
+JUSTIFY = WD_ALIGN_PARAGRAPH.JUSTIFY
+RIGHT = WD_ALIGN_PARAGRAPH.RIGHT
+PORTRAIT_TEXT_MM = 210 - 30 - 15  # 165 mm of text width
+LANDSCAPE_TEXT_MM = 297 - 30 - 15  # 252 mm
 
-TEXTS = {
+TEXTS: dict[str, dict[str, str]] = {
     "vi": {
+        "lang": "vi-VN",
         "national": "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
         "motto": "Độc lập - Tự do - Hạnh phúc",
-        "doc_type": "BÁO CÁO",
+        "number": "Số: ",
+        "doc_type": "BÁO CÁO TỔNG HỢP",
         "s_summary": "I. TÓM TẮT",
-        "s_table": "II. BẢNG SO SÁNH THEO NĂM",
+        "headlines": "Những thay đổi chính:",
+        "s_table": "II. SO SÁNH SỐ LIỆU THEO NĂM",
+        "table_note": "Số trong ngoặc vuông [n] là số thứ tự nguồn của số liệu ở Phụ lục I; "
+        "“—”: không có số liệu; “>”: hơn, “~”: khoảng, gần. Cột tăng/giảm so sánh năm gần "
+        "nhất với năm có số liệu liền trước; chỉ tiêu tính bằng % so sánh theo điểm phần trăm.",
+        "s_results": "1. Kết quả theo chỉ tiêu",
+        "s_provinces": "2. Theo địa phương",
         "s_plan": "III. CHỈ TIÊU KẾ HOẠCH",
         "s_charts": "IV. BIỂU ĐỒ",
-        "s_conf": "V. CÁC HỘI NGHỊ",
+        "s_conf": "V. CÁC HỘI NGHỊ, VĂN BẢN ĐƯỢC TỔNG HỢP",
+        "col_n": "TT",
         "col_indicator": "Chỉ tiêu",
-        "col_unit": "Đơn vị",
-        "col_change": "Thay đổi so với năm trước",
+        "col_unit": "Đơn vị tính",
+        "col_compared": "Năm so sánh",
+        "col_change": "Tăng/giảm",
+        "col_pct": "Tỷ lệ tăng/giảm",
         "col_doc": "Văn bản",
+        "col_plan_year": "Năm kế hoạch",
         "col_value": "Số liệu",
+        "col_sentence": "Câu nguồn",
+        "doc": "Văn bản",
         "date": "Ngày",
         "chair": "Chủ trì",
+        "organiser": "Đơn vị tổ chức",
         "attendees": "Thành phần dự",
         "province": "Địa phương",
-        "facts": "Số liệu chính",
-        "directions": "Phương hướng, nhiệm vụ",
+        "facts": "a) Kết quả chủ yếu:",
+        "plans": "b) Chỉ tiêu kế hoạch:",
+        "directions": "c) Phương hướng, nhiệm vụ (trích nguyên văn):",
+        "annex": "Kèm theo Báo cáo số {{ org.number }}",
         "annex_sources": "Phụ lục I",
         "annex_sources_title": "NGUỒN CỦA CÁC SỐ LIỆU",
         "annex_quality": "Phụ lục II",
         "annex_quality_title": "CHẤT LƯỢNG DỮ LIỆU",
-        "quarantine": "Tệp không sử dụng được",
-        "unknown": "Văn bản chưa xác định địa phương hoặc năm",
-        "other": "Số liệu chưa gắn với chỉ tiêu",
-        "vague": "Số lượng không có con số cụ thể",
-        "duplicates": "Văn bản trùng lặp",
+        "quarantine": "1. Tệp không sử dụng được",
+        "duplicates": "2. Văn bản trùng lặp",
+        "unknown": "3. Văn bản chưa xác định địa phương hoặc năm",
+        "other": "4. Số liệu chưa gắn với chỉ tiêu",
+        "vague": "5. Số lượng không có con số cụ thể",
         "source_list": "Danh sách văn bản nguồn",
         "recipients": "Nơi nhận:",
-        "no_data": "Không có số liệu.",
+        "no_data": "Không có.",
     },
     "en": {
+        "lang": "en-GB",
         "national": "SOCIALIST REPUBLIC OF VIETNAM",
         "motto": "Independence - Freedom - Happiness",
-        "doc_type": "REPORT",
+        "number": "No.: ",
+        "doc_type": "CONSOLIDATED REPORT",
         "s_summary": "I. SUMMARY",
+        "headlines": "Main changes:",
         "s_table": "II. YEARLY COMPARISON",
+        "table_note": "A number in square brackets [n] is the figure's source in Annex I; "
+        "“—”: no figure; “>”: more than, “~”: about. The change compares the latest year with "
+        "the previous year that has a figure; percentages change by percentage points.",
+        "s_results": "1. Results by indicator",
+        "s_provinces": "2. By province",
         "s_plan": "III. PLAN TARGETS",
         "s_charts": "IV. CHARTS",
-        "s_conf": "V. CONFERENCES",
+        "s_conf": "V. CONFERENCES AND DOCUMENTS CONSOLIDATED",
+        "col_n": "No.",
         "col_indicator": "Indicator",
         "col_unit": "Unit",
-        "col_change": "Change on previous year",
+        "col_compared": "Years compared",
+        "col_change": "Change",
+        "col_pct": "Change (%)",
         "col_doc": "Document",
+        "col_plan_year": "Plan year",
         "col_value": "Figure",
+        "col_sentence": "Source sentence (Vietnamese)",
+        "doc": "Document",
         "date": "Date",
         "chair": "Chaired by",
+        "organiser": "Organised by",
         "attendees": "Attended by",
         "province": "Province",
-        "facts": "Key figures",
-        "directions": "Directions",
+        "facts": "a) Main results:",
+        "plans": "b) Plan targets:",
+        "directions": "c) Directions (quoted in Vietnamese):",
+        "annex": "Attached to report No. {{ org.number }}",
         "annex_sources": "Annex I",
         "annex_sources_title": "SOURCES OF THE FIGURES",
         "annex_quality": "Annex II",
         "annex_quality_title": "DATA QUALITY",
-        "quarantine": "Files that could not be used",
-        "unknown": "Documents with unknown province or year",
-        "other": "Figures not mapped to an indicator",
-        "vague": "Amounts without a figure",
-        "duplicates": "Duplicate documents",
+        "quarantine": "1. Files that could not be used",
+        "duplicates": "2. Duplicate documents",
+        "unknown": "3. Documents with unknown province or year",
+        "other": "4. Figures mapped to no indicator",
+        "vague": "5. Amounts without a figure",
         "source_list": "Source documents",
         "recipients": "Recipients:",
-        "no_data": "No data.",
+        "no_data": "None.",
     },
 }
 
 
-def _set_font(run_or_style, size: float | None = None, bold: bool | None = None) -> None:
-    font = run_or_style.font
-    font.name = FONT
-    if size:
-        font.size = Pt(size)
-    if bold is not None:
-        font.bold = bold
-    element = run_or_style.element if hasattr(run_or_style, "element") else run_or_style._element
+# --- low-level helpers ---------------------------------------------------------------------------
+
+
+def _fonts(element: Any) -> None:
+    """Times New Roman for every script, and no theme font (a theme font would win in Word)."""
     rpr = element.get_or_add_rPr()
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
         fonts = OxmlElement("w:rFonts")
-        rpr.append(fonts)
+        rpr.insert(0, fonts)
+    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(qn(attr), None)
     for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
         fonts.set(qn(attr), FONT)
 
 
+def _run(p: Paragraph, text: str, size: float = 14, bold: bool = False, italic: bool = False):
+    run = p.add_run(text)
+    run.font.name = FONT
+    run.font.size = Pt(size)
+    run.font.bold = bold
+    run.font.italic = italic
+    _fonts(run._r)
+    return run
+
+
 def _para(
-    container,
+    container: Any,
     text: str = "",
     *,
     size: float = 14,
     bold: bool = False,
     italic: bool = False,
-    align=None,
-    style: str | None = None,
+    align: Any = None,
     indent: bool = False,
+    after: float = 6,
+    style: str | None = None,
 ) -> Paragraph:
     p = container.add_paragraph(style=style) if style else container.add_paragraph()
     if text:
-        run = p.add_run(text)
-        _set_font(run, size, bold)
-        run.italic = italic
+        _run(p, text, size, bold, italic)
     if align is not None:
         p.alignment = align
     if indent:
         p.paragraph_format.first_line_indent = Mm(10)
-    p.paragraph_format.space_after = Pt(6)
+    p.paragraph_format.space_after = Pt(after)
     return p
 
 
-def _no_borders(table) -> None:
+def _tag(container: Any, tag: str) -> None:
+    """A paragraph holding only a docxtpl block tag ({%p … %}); docxtpl removes it."""
+    container.add_paragraph(tag)
+
+
+def _rule(container: Any, width_mm: float, within_mm: float, before: float = 0) -> None:
+    """A centred horizontal rule ``width_mm`` long: the bottom border of an empty, tiny
+    paragraph indented from both sides of a ``within_mm`` wide column."""
+    p = container.add_paragraph()
+    side = Mm((within_mm - width_mm) / 2)
+    p.paragraph_format.left_indent = side
+    p.paragraph_format.right_indent = side
+    p.paragraph_format.space_before = Pt(before)
+    p.paragraph_format.space_after = Pt(2)
+    p.paragraph_format.line_spacing = Pt(2)
+    ppr = p._p.get_or_add_pPr()
+    borders = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for key, value in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
+        bottom.set(qn(key), value)
+    borders.append(bottom)
+    ppr.append(borders)
+
+
+def _no_borders(table: Any) -> None:
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         el = OxmlElement(f"w:{edge}")
@@ -146,31 +229,62 @@ def _no_borders(table) -> None:
     table._tbl.tblPr.append(borders)
 
 
-def _repeat_header(row) -> None:
+def _zero_cell_margins(table: Any) -> None:
+    margins = OxmlElement("w:tblCellMar")
+    for edge in ("left", "right"):
+        el = OxmlElement(f"w:{edge}")
+        el.set(qn("w:w"), "0")
+        el.set(qn("w:type"), "dxa")
+        margins.append(el)
+    table._tbl.tblPr.append(margins)
+
+
+def _row_flags(row: Any, header: bool = False) -> None:
+    """Rows never split across pages; a header row repeats on every page of the table and is
+    shaded light grey."""
     trpr = row._tr.get_or_add_trPr()
-    el = OxmlElement("w:tblHeader")
-    el.set(qn("w:val"), "true")
-    trpr.append(el)
+    cant = OxmlElement("w:cantSplit")
+    trpr.append(cant)
+    if header:
+        el = OxmlElement("w:tblHeader")
+        el.set(qn("w:val"), "true")
+        trpr.append(el)
+        for cell in row.cells:
+            shd = OxmlElement("w:shd")
+            for key, value in (("w:val", "clear"), ("w:color", "auto"), ("w:fill", "E7E6E6")):
+                shd.set(qn(key), value)
+            cell._tc.get_or_add_tcPr().append(shd)
+
+
+def _widths(table: Any, widths_mm: list[float]) -> None:
+    """Fixed column widths (grid and every cell), as Word and LibreOffice both read them."""
+    table.autofit = False
+    for col, width in zip(table._tbl.tblGrid.iter(qn("w:gridCol")), widths_mm, strict=True):
+        col.set(qn("w:w"), str(int(Mm(width).twips)))
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_mm, strict=True):
+            cell.width = Mm(width)
 
 
 def _cell(
-    cell, text: str, *, bold: bool = False, size: float = 12, align=None, italic: bool = False
+    cell: Any,
+    text: str,
+    *,
+    bold: bool = False,
+    size: float = 12,
+    align: Any = None,
+    italic: bool = False,
 ) -> None:
     p = cell.paragraphs[0]
-    run = p.add_run(text)
-    _set_font(run, size, bold)
-    run.italic = italic
-    if align is not None:
-        p.alignment = align
+    if text:
+        _run(p, text, size, bold, italic)
+    p.paragraph_format.space_after = Pt(0)
+    p.paragraph_format.first_line_indent = Mm(0)
+    p.alignment = align if align is not None else WD_ALIGN_PARAGRAPH.LEFT
 
 
-def _page_number_header(section) -> None:
-    section.different_first_page_header_footer = True
-    p = section.header.paragraphs[0]
-    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run = p.add_run()
-    _set_font(run, 13)
-    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
+def _field(run: Any, instruction: str) -> None:
+    for kind, text in (("begin", None), (None, instruction), ("end", None)):
         if kind:
             fld = OxmlElement("w:fldChar")
             fld.set(qn("w:fldCharType"), kind)
@@ -182,234 +296,336 @@ def _page_number_header(section) -> None:
             run._r.append(instr)
 
 
-def _styles(doc) -> None:
+# --- document parts ------------------------------------------------------------------------------
+
+
+def _styles(doc: Any, lang_tag: str) -> None:
     normal = doc.styles["Normal"]
-    _set_font(normal, 14)
+    normal.font.name = FONT
+    normal.font.size = Pt(14)
+    _fonts(normal.element)
+    rpr = normal.element.get_or_add_rPr()
+    lang = OxmlElement("w:lang")
+    lang.set(qn("w:val"), lang_tag)
+    rpr.append(lang)
     normal.paragraph_format.space_after = Pt(6)
-    for name, size in (("Heading 1", 14), ("Heading 2", 14), ("Title", 14)):
+    normal.paragraph_format.line_spacing = 1.1
+    for name, size, italic, align in (
+        ("Heading 1", 14, False, None),
+        ("Heading 2", 14, False, None),
+        ("Heading 3", 14, True, None),
+        ("Title", 14, False, CENTER),
+        ("Caption", 12, True, CENTER),
+        ("Header", 13, False, CENTER),
+    ):
         style = doc.styles[name]
-        _set_font(style, size, True)
+        style.font.name = FONT
+        style.font.size = Pt(size)
+        style.font.bold = name.startswith(("Heading", "Title"))
+        style.font.italic = italic
         style.font.color.rgb = None
-        style.font.italic = False
-        style.paragraph_format.space_before = Pt(12)
-        style.paragraph_format.space_after = Pt(6)
+        _fonts(style.element)
+        rpr = style.element.get_or_add_rPr()
+        for el in rpr.findall(qn("w:color")):
+            rpr.remove(el)
+        if name.startswith("Heading"):
+            style.paragraph_format.space_before = Pt(12)
+            style.paragraph_format.space_after = Pt(6)
+            style.paragraph_format.keep_with_next = True
+        if align is not None:
+            style.paragraph_format.alignment = align
 
 
-def _setup_page(section) -> None:
-    section.page_width, section.page_height = Mm(210), Mm(297)
+def _setup_page(section: Any, landscape: bool = False) -> None:
+    if landscape:
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = Mm(297), Mm(210)
+    else:
+        section.orientation = WD_ORIENT.PORTRAIT
+        section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
     section.left_margin, section.right_margin = Mm(30), Mm(15)
     section.header_distance = Mm(10)
+    section.footer_distance = Mm(10)
 
 
-def _header_block(doc, t: dict[str, str]) -> None:
+def _page_number_header(section: Any) -> None:
+    """PAGE centred in the top margin; the first page has its own (empty) header."""
+    section.different_first_page_header_footer = True
+    p = section.header.paragraphs[0]
+    p.style = "Header"
+    p.alignment = CENTER
+    _field(_run(p, "", 13), "PAGE")
+
+
+def _header_block(doc: Any, t: dict[str, str]) -> None:
+    left_mm, right_mm = 62, 103
     table = doc.add_table(rows=2, cols=2)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
     _no_borders(table)
+    _zero_cell_margins(table)
+    _widths(table, [left_mm, right_mm])
     left, right = table.rows[0].cells
-    center = WD_ALIGN_PARAGRAPH.CENTER
-    _cell(left, "{{ org.parent_body|upper }}", size=13, align=center)
-    p = left.add_paragraph()
-    p.alignment = center
-    run = p.add_run("{{ org.issuing_body|upper }}")
-    _set_font(run, 13, True)
-    p = left.add_paragraph("―――――")
-    p.alignment = center
-    _cell(right, t["national"], bold=True, size=12, align=center)
-    p = right.add_paragraph()
-    p.alignment = center
-    run = p.add_run(t["motto"])
-    _set_font(run, 13, True)
-    p = right.add_paragraph("―――――――――――――――")
-    p.alignment = center
+    _cell(left, "{{ org.parent_body }}", size=13, align=CENTER)
+    p = _para(left, "{{ org.issuing_body }}", size=13, bold=True, align=CENTER, after=0)
+    _rule(left, 24, left_mm)
+    _cell(right, t["national"], bold=True, size=12, align=CENTER)
+    _para(right, t["motto"], size=13, bold=True, align=CENTER, after=0)
+    _rule(right, 64, right_mm)
     left, right = table.rows[1].cells
-    _cell(
-        left,
-        "Số: {{ org.number }}" if t is TEXTS["vi"] else "No.: {{ org.number }}",
-        size=13,
-        align=center,
-    )
-    _cell(right, "{{ org.place_date }}", size=13, align=center, italic=True)
-    for row in table.rows:
-        row.cells[0].width, row.cells[1].width = Mm(62), Mm(103)
+    _cell(left, t["number"] + "{{ org.number }}", size=13, align=CENTER)
+    _cell(right, "{{ org.place_date }}", size=13, align=CENTER, italic=True)
+    for cell in (left, right):
+        cell.paragraphs[0].paragraph_format.space_before = Pt(6)
+    del p
 
 
-def _heading(doc, text: str, level: int = 1) -> None:
+def _heading(doc: Any, text: str, level: int = 1) -> Paragraph:
     p = doc.add_heading(level=level)
-    run = p.add_run(text)
-    _set_font(run, 14, True)
+    _run(p, text, 14, True, level == 3)
+    return p
+
+
+def _annex_heading(doc: Any, t: dict[str, str], number: str, title: str) -> None:
+    """ "Phụ lục I" and its title, one Heading 1 (one entry in the navigation pane)."""
+    p = doc.add_heading(level=1)
+    p.alignment = CENTER
+    _run(p, t[number], 14, True)
+    _run(p, "", 14, True).add_break(WD_BREAK.LINE)
+    _run(p, t[title], 14, True)
+    _para(doc, "(" + t["annex"] + ")", italic=True, align=CENTER)
+
+
+def _comparison_table(doc: Any, t: dict[str, str], rows: str, years: str) -> None:
+    """Indicators × years; the year column repeats once per year ({%tc %})."""
+    table = doc.add_table(rows=3, cols=8)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    head, loop, body = table.rows
+    titles = (
+        (0, t["col_indicator"]),
+        (1, t["col_unit"]),
+        (5, t["col_compared"]),
+        (6, t["col_change"]),
+        (7, t["col_pct"]),
+    )
+    for i, text in titles:
+        _cell(head.cells[i], text, bold=True, align=CENTER)
+    _cell(head.cells[2], "{%tc for y in " + years + " %}", size=8)
+    _cell(head.cells[3], "{{ y }}", bold=True, align=CENTER)
+    _cell(head.cells[4], "{%tc endfor %}", size=8)
+    _row_flags(head, header=True)
+    _cell(loop.cells[0], "{%tr for row in " + rows + " %}", size=8)
+    _cell(body.cells[0], "{{ row.label }}")
+    _cell(body.cells[1], "{{ row.unit }}", align=CENTER)
+    _cell(body.cells[2], "{%tc for v in row.cells %}", size=8)
+    _cell(body.cells[3], "{{ v }}", align=RIGHT)
+    _cell(body.cells[4], "{%tc endfor %}", size=8)
+    _cell(body.cells[5], "{{ row.compared }}", align=CENTER)
+    _cell(body.cells[6], "{{ row.change }}", align=RIGHT)
+    _cell(body.cells[7], "{{ row.pct }}", align=RIGHT)
+    _row_flags(body)
+    end = table.add_row()
+    _cell(end.cells[0], "{%tr endfor %}", size=8)
+    # label, unit, [tc], year, [tc], compared, change, pct: 4 years fill a landscape page,
+    # more are scaled to fit by tasks.render.fit_tables
+    _widths(table, [58, 20, 4, 26, 4, 22, 26, 22])
+
+
+def _simple_table(
+    doc: Any, header: list[str], cells: list[str], loop: str, widths: list[float], size: float = 12
+) -> None:
+    """A table with a repeating header row and one row per item of ``loop`` ({%tr %})."""
+    table = doc.add_table(rows=3, cols=len(header))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, text in zip(table.rows[0].cells, header, strict=True):
+        _cell(cell, text, bold=True, align=CENTER, size=size)
+    _row_flags(table.rows[0], header=True)
+    _cell(table.rows[1].cells[0], "{%tr for " + loop + " %}", size=8)
+    for i, text in enumerate(cells):
+        _cell(table.rows[2].cells[i], text, size=size, align=CENTER if i == 0 else None)
+    _row_flags(table.rows[2])
+    row = table.add_row()
+    _cell(row.cells[0], "{%tr endfor %}", size=8)
+    _widths(table, widths)
+
+
+def _labelled(doc: Any, label: str, field: str) -> None:
+    p = _para(doc, indent=True, align=JUSTIFY, after=3)
+    _run(p, f"{label}: ", 14, True)
+    _run(p, "{{ " + field + " }}", 14)
+
+
+def _bullets(doc: Any, items: str, var: str, size: float = 14, italic: bool = False) -> None:
+    _tag(doc, "{%p for " + var + " in " + items + " %}")
+    _para(doc, "- {{ " + var + " }}", size=size, italic=italic, indent=True, align=JUSTIFY, after=3)
+    _tag(doc, "{%p endfor %}")
+
+
+def _signature(doc: Any, t: dict[str, str]) -> None:
+    table = doc.add_table(rows=1, cols=2)
+    _no_borders(table)
+    _zero_cell_margins(table)
+    _widths(table, [80, 85])
+    _row_flags(table.rows[0])
+    left, right = table.rows[0].cells
+    _cell(left, t["recipients"], size=12, bold=True, italic=True)
+    left.paragraphs[0].paragraph_format.space_before = Pt(12)
+    _tag(left, "{%p for r in org.recipients %}")
+    _para(left, "- {{ r }}", size=11, after=0)
+    _tag(left, "{%p endfor %}")
+    _cell(right, "", size=14)
+    right.paragraphs[0].paragraph_format.space_before = Pt(12)
+    _tag(right, "{%p if org.signer_authority %}")
+    _para(right, "{{ org.signer_authority|upper }}", bold=True, align=CENTER, after=0)
+    _tag(right, "{%p endif %}")
+    _para(right, "{{ org.signer_title|upper }}", bold=True, align=CENTER, after=0)
+    for _ in range(4):
+        _para(right, "", after=0)
+    _para(
+        right,
+        "{{ (org.signer_rank ~ ' ' ~ org.signer_name)|trim }}",
+        bold=True,
+        align=CENTER,
+        after=0,
+    )
 
 
 def build(lang: str) -> Path:
     """Write ``briefing_<lang>.docx`` beside this script and return its path."""
     t = TEXTS[lang]
     doc = Document()
-    _styles(doc)
-    _setup_page(doc.sections[0])
-    _page_number_header(doc.sections[0])
+    _styles(doc, t["lang"])
+    first = doc.sections[0]
+    _setup_page(first)
+    _page_number_header(first)
+
+    # --- header block, document type, summary line ---
     _header_block(doc, t)
-    center = WD_ALIGN_PARAGRAPH.CENTER
-    _para(doc, t["doc_type"], bold=True, align=center)
-    _para(doc, "{{ title }}", bold=True, align=center)
-    _para(doc, "{{ scope }}", italic=True, align=center)
-    _para(doc, "―――――", align=center)
+    _para(doc, "", after=0)
+    _para(doc, t["doc_type"], bold=True, align=CENTER, after=0)
+    _para(doc, "{{ subject }}", bold=True, align=CENTER, after=0)
+    _para(doc, "{{ scope }}", italic=True, align=CENTER, after=0)
+    _rule(doc, 40, PORTRAIT_TEXT_MM, before=6)
+    _para(doc, "", after=0)
 
+    # --- I. summary ---
     _heading(doc, t["s_summary"])
-    _para(doc, "{%p for line in summary %}")
-    _para(doc, "{{ line }}", indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
-    _para(doc, "{%p endfor %}")
+    _tag(doc, "{%p for line in summary %}")
+    _para(doc, "{{ line }}", indent=True, align=JUSTIFY)
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p if headlines %}")
+    _para(doc, t["headlines"], bold=True, indent=True)
+    _bullets(doc, "headlines", "h")
+    _tag(doc, "{%p endif %}")
 
+    # --- II. comparison tables, landscape ---
+    wide = doc.add_section(WD_SECTION.NEW_PAGE)
+    _setup_page(wide, landscape=True)
+    wide.different_first_page_header_footer = False
     _heading(doc, t["s_table"])
+    _para(doc, t["table_note"], size=12, italic=True, align=JUSTIFY)
+    _heading(doc, t["s_results"], 2)
     _comparison_table(doc, t, "table", "years")
-    _para(doc, "{%p if province_tables %}")
-    _para(doc, "{%p for pt in province_tables %}")
-    _heading(doc, "{{ pt.title }}", 2)
+    _tag(doc, "{%p if province_tables %}")
+    _heading(doc, t["s_provinces"], 2)
+    _tag(doc, "{%p for pt in province_tables %}")
+    _heading(doc, "{{ pt.title }} ({{ pt.unit }})", 3)
     _comparison_table(doc, t, "pt.rows", "pt.years")
-    _para(doc, "{%p endfor %}")
-    _para(doc, "{%p endif %}")
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p endif %}")
 
+    # --- III. plans, IV. charts, V. conferences: portrait again ---
+    rest = doc.add_section(WD_SECTION.NEW_PAGE)
+    _setup_page(rest)
+    rest.different_first_page_header_footer = False
     _heading(doc, t["s_plan"])
-    _para(doc, "{%p if plans %}")
-    table = doc.add_table(rows=3, cols=3)
-    table.style = "Table Grid"
-    for cell, text in zip(
-        table.rows[0].cells, (t["col_doc"], t["col_indicator"], t["col_value"]), strict=True
-    ):
-        _cell(cell, text, bold=True, align=center)
-    _repeat_header(table.rows[0])
-    _cell(table.rows[1].cells[0], "{%tr for p in plans %}")
-    _cell(table.rows[2].cells[0], "{{ p.doc }}")
-    _cell(table.rows[2].cells[1], "{{ p.label }}")
-    _cell(table.rows[2].cells[2], "{{ p.value }}")
-    row = table.add_row()
-    _cell(row.cells[0], "{%tr endfor %}")
-    _para(doc, "{%p else %}")
+    _tag(doc, "{%p if plans %}")
+    _simple_table(
+        doc,
+        [t["col_n"], t["col_doc"], t["col_plan_year"], t["col_indicator"], t["col_value"]],
+        ["{{ p.n }}", "{{ p.doc }}", "{{ p.year }}", "{{ p.label }}", "{{ p.value }}"],
+        "p in plans",
+        [12, 45, 20, 53, 35],
+    )
+    _tag(doc, "{%p else %}")
     _para(doc, t["no_data"], indent=True)
-    _para(doc, "{%p endif %}")
+    _tag(doc, "{%p endif %}")
 
     _heading(doc, t["s_charts"])
-    _para(doc, "{%p for chart in charts %}")
-    _para(doc, "{{ chart.image }}", align=center)
-    _para(doc, "{{ chart.caption }}", italic=True, size=12, align=center)
-    _para(doc, "{%p endfor %}")
-    _para(doc, "{%p if not charts %}")
+    _tag(doc, "{%p for chart in charts %}")
+    p = _para(doc, "{{ chart.image }}", align=CENTER, after=0)
+    p.paragraph_format.keep_with_next = True
+    _para(doc, "{{ chart.caption }}", style="Caption", italic=True, size=12, align=CENTER)
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p if not charts %}")
     _para(doc, t["no_data"], indent=True)
-    _para(doc, "{%p endif %}")
+    _tag(doc, "{%p endif %}")
 
     _heading(doc, t["s_conf"])
-    _para(doc, "{%p for c in conferences %}")
+    _tag(doc, "{%p for c in conferences %}")
     _heading(doc, "{{ c.heading }}", 2)
     for key, field in (
+        ("doc", "c.doc_id"),
         ("date", "c.date"),
         ("province", "c.province"),
+        ("organiser", "c.organiser"),
         ("chair", "c.chair"),
         ("attendees", "c.attendees"),
     ):
-        p = _para(doc, indent=True)
-        run = p.add_run(f"{t[key]}: ")
-        _set_font(run, 14, True)
-        run = p.add_run("{{ " + field + " }}")
-        _set_font(run, 14)
-    p = _para(doc, indent=True)
-    run = p.add_run(f"{t['facts']}:")
-    _set_font(run, 14, True)
-    _para(doc, "{%p for f in c.facts %}")
-    _para(doc, "- {{ f }}", indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
-    _para(doc, "{%p endfor %}")
-    _para(doc, "{%p if c.directions %}")
-    p = _para(doc, indent=True)
-    run = p.add_run(f"{t['directions']}:")
-    _set_font(run, 14, True)
-    _para(doc, "{%p for d in c.directions %}")
-    _para(doc, "- {{ d }}", indent=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
-    _para(doc, "{%p endfor %}")
-    _para(doc, "{%p endif %}")
-    _para(doc, "{%p endfor %}")
+        _labelled(doc, t[key], field)
+    _tag(doc, "{%p if c.facts %}")
+    _para(doc, t["facts"], bold=True, italic=True, indent=True, after=3)
+    _bullets(doc, "c.facts", "f")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p if c.plans %}")
+    _para(doc, t["plans"], bold=True, italic=True, indent=True, after=3)
+    _bullets(doc, "c.plans", "f")
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p if c.directions %}")
+    _para(doc, t["directions"], bold=True, italic=True, indent=True, after=3)
+    _bullets(doc, "c.directions", "d", italic=True)
+    _tag(doc, "{%p endif %}")
+    _tag(doc, "{%p endfor %}")
 
     _signature(doc, t)
     _annexes(doc, t)
     path = HERE / f"briefing_{lang}.docx"
+    core = doc.core_properties
+    core.author = core.last_modified_by = "tonghop"
     doc.save(path)
     return path
 
 
-def _comparison_table(doc, t: dict[str, str], rows: str, years: str) -> None:
-    center = WD_ALIGN_PARAGRAPH.CENTER
-    table = doc.add_table(rows=3, cols=6)
-    table.style = "Table Grid"
-    head, loop, body = table.rows
-    _cell(head.cells[0], t["col_indicator"], bold=True, align=center)
-    _cell(head.cells[1], t["col_unit"], bold=True, align=center)
-    _cell(head.cells[2], "{%tc for y in " + years + " %}")
-    _cell(head.cells[3], "{{ y }}", bold=True, align=center)
-    _cell(head.cells[4], "{%tc endfor %}")
-    _cell(head.cells[5], t["col_change"], bold=True, align=center)
-    _repeat_header(head)
-    _cell(loop.cells[0], "{%tr for row in " + rows + " %}")
-    _cell(body.cells[0], "{{ row.label }}")
-    _cell(body.cells[1], "{{ row.unit }}", align=center)
-    _cell(body.cells[2], "{%tc for v in row.cells %}")
-    _cell(body.cells[3], "{{ v }}", align=WD_ALIGN_PARAGRAPH.RIGHT)
-    _cell(body.cells[4], "{%tc endfor %}")
-    _cell(body.cells[5], "{{ row.change }}", align=center)
-    end = table.add_row()
-    _cell(end.cells[0], "{%tr endfor %}")
-
-
-def _signature(doc, t: dict[str, str]) -> None:
-    table = doc.add_table(rows=1, cols=2)
-    _no_borders(table)
-    left, right = table.rows[0].cells
-    p = left.paragraphs[0]
-    run = p.add_run(t["recipients"])
-    _set_font(run, 12, True)
-    run.italic = True
-    _cell(left, "", size=11)
-    p = left.add_paragraph("{%p for r in org.recipients %}")
-    p = left.add_paragraph()
-    run = p.add_run("- {{ r }}")
-    _set_font(run, 11)
-    left.add_paragraph("{%p endfor %}")
-    center = WD_ALIGN_PARAGRAPH.CENTER
-    _cell(right, "{{ org.signer_title|upper }}", bold=True, size=14, align=center)
-    for _ in range(3):
-        right.add_paragraph()
-    p = right.add_paragraph()
-    p.alignment = center
-    run = p.add_run("{{ org.signer_name }}")
-    _set_font(run, 14, True)
-
-
-def _annexes(doc, t: dict[str, str]) -> None:
-    center = WD_ALIGN_PARAGRAPH.CENTER
-    section = doc.add_section(WD_SECTION.NEW_PAGE)
-    _setup_page(section)
-    _heading(doc, t["annex_sources"])
-    _para(doc, t["annex_sources_title"], bold=True, align=center)
-    table = doc.add_table(rows=3, cols=4)
-    table.style = "Table Grid"
-    for cell, text in zip(
-        table.rows[0].cells,
-        ("#", t["col_doc"], t["col_value"], "Câu nguồn" if t is TEXTS["vi"] else "Source sentence"),
-        strict=True,
-    ):
-        _cell(cell, text, bold=True, align=center)
-    _repeat_header(table.rows[0])
-    _cell(table.rows[1].cells[0], "{%tr for s in trace %}")
-    _cell(table.rows[2].cells[0], "{{ s.n }}", size=11)
-    _cell(table.rows[2].cells[1], "{{ s.doc }}", size=11)
-    _cell(table.rows[2].cells[2], "{{ s.value }}", size=11)
-    _cell(table.rows[2].cells[3], "{{ s.sentence }}", size=11)
-    row = table.add_row()
-    _cell(row.cells[0], "{%tr endfor %}")
+def _annexes(doc: Any, t: dict[str, str]) -> None:
+    sources = doc.add_section(WD_SECTION.NEW_PAGE)  # the sentences need a wide page
+    _setup_page(sources, landscape=True)
+    sources.different_first_page_header_footer = False
+    _annex_heading(doc, t, "annex_sources", "annex_sources_title")
+    _simple_table(
+        doc,
+        [t["col_n"], t["col_doc"], t["col_indicator"], t["col_value"], t["col_sentence"]],
+        [
+            "{{ s.n }}",
+            "{{ s.doc }}",
+            "{{ s.label }}{% if s.kind %} ({{ s.kind }}){% endif %}",
+            "{{ s.value }}",
+            "“{{ s.sentence }}”",
+        ],
+        "s in trace",
+        [12, 45, 45, 30, 120],
+        size=11,
+    )
     _heading(doc, t["source_list"], 2)
-    _para(doc, "{%p for s in sources %}")
-    _para(doc, "{{ s.n }}. {{ s.doc_id }} ({{ s.source }}): {{ s.title }}", size=12)
-    _para(doc, "{%p endfor %}")
+    _tag(doc, "{%p for s in sources %}")
+    _para(doc, "{{ s.n }}. {{ s.source }}: {{ s.desc }}", size=12, after=3)
+    _tag(doc, "{%p endfor %}")
 
-    _heading(doc, t["annex_quality"])
-    _para(doc, t["annex_quality_title"], bold=True, align=center)
+    quality = doc.add_section(WD_SECTION.NEW_PAGE)
+    _setup_page(quality)
+    quality.different_first_page_header_footer = False
+    _annex_heading(doc, t, "annex_quality", "annex_quality_title")
     for key, items in (
         ("quarantine", "quality.quarantine"),
         ("duplicates", "quality.duplicates"),
@@ -418,12 +634,12 @@ def _annexes(doc, t: dict[str, str]) -> None:
         ("vague", "quality.vague"),
     ):
         _heading(doc, t[key], 2)
-        _para(doc, "{%p for q in " + items + " %}")
-        _para(doc, "- {{ q }}", size=12)
-        _para(doc, "{%p endfor %}")
-        _para(doc, "{%p if not " + items + " %}")
+        _tag(doc, "{%p for q in " + items + " %}")
+        _para(doc, "- {{ q }}", size=12, after=2)
+        _tag(doc, "{%p endfor %}")
+        _tag(doc, "{%p if not " + items + " %}")
         _para(doc, t["no_data"], size=12)
-        _para(doc, "{%p endif %}")
+        _tag(doc, "{%p endif %}")
 
 
 def main() -> int:

@@ -1,10 +1,16 @@
-"""Render stage: DataFrames -> the Word briefing and the CSV outputs, written atomically.
+"""Render stage: DataFrames -> the Word briefing, comparison.xlsx and the CSV outputs.
 
 ``build_context`` is pure: it turns the frames into the dict the template asks for, with every
-figure in Vietnamese format ("3.340", "1,66%", "~ 200 triệu đồng") and numbered in the sources
-annex. ``render_docx`` fills a docxtpl template in a jinja2 sandbox with autoescaping and
-strict undefined variables, and returns bytes that are the same for the same inputs (fixed
-core properties, fixed zip timestamps).
+figure in the briefing's number format (Vietnamese: "3.340", "1,66%", "~ 200 triệu"; English:
+"3,340", "1.66%", "~ 200 million") and numbered in the sources annex ("[n]"), so that each
+figure can be traced to its document and sentence. ``render_docx`` fills a docxtpl template in a
+jinja2 sandbox with autoescaping and strict undefined variables, and returns bytes that are the
+same for the same inputs (fixed core properties, fixed zip timestamps, PNG charts without
+timestamps). ``comparison_xlsx`` writes the same tables for analysts, one sheet each.
+
+The layout (Decree 30/2020/NĐ-CP: A4, margins, Times New Roman, header block, page numbers from
+page 2, signature block) lives in the Word templates of ``report_templates/``; the values that
+belong to the issuing office come from ``Organisation`` (filled from the config file).
 """
 
 from __future__ import annotations
@@ -12,26 +18,31 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
+import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from prefect import task
 
-from tasks.aggregate import BriefingInput
-from tasks.catalog import indicator_by_key
+from tasks.aggregate import BriefingInput, comparison_long
+from tasks.catalog import Indicator, indicator_by_key
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "report_templates"
 FIXED_TIME = datetime(2000, 1, 1)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+LANGS = ("vi", "en")
 
-#: How a qualifier shows before a figure in the tables.
+#: How a qualifier shows before a figure in the tables: "hơn 21.000" -> "> 21.000".
 QUALIFIER_SIGNS = {
     "hơn": "> ",
     "trên": "> ",
@@ -47,125 +58,290 @@ QUALIFIER_SIGNS = {
     "gần như": "~ ",
 }
 
-TEXT = {
+TEXT: dict[str, dict[str, str]] = {
     "vi": {
-        "title": "Tổng hợp kết quả công tác quốc phòng, quân sự địa phương",
+        "subject": "Kết quả công tác quốc phòng, quân sự địa phương",
+        "subject_years": " năm {years}",
         "unknown": "chưa xác định",
-        "coverage": "Báo cáo tổng hợp {n} văn bản{provinces}{years}.",
-        "provinces": " của {n} địa phương ({names})",
-        "no_province": " (chưa xác định địa phương)",
-        "years": ", các năm {years}",
-        "headline": "{label}: {series}.",
-        "scope": "(Tổng hợp từ {n} văn bản; {years})",
-        "result": "kết quả",
+        "coverage": "Báo cáo tổng hợp {n} văn bản{years}.",
+        "coverage_years": ", số liệu các năm {years}",
+        "provinces_all": "Các văn bản thuộc {n} địa phương: {names}.",
+        "provinces_some": "{k} văn bản xác định được địa phương ({names}); "
+        "{u} văn bản chưa xác định địa phương.",
+        "provinces_none": "Chưa xác định được địa phương của các văn bản.",
+        "facts": "Đã trích xuất {n} số liệu: {r} số liệu kết quả gắn với {i} chỉ tiêu, "
+        "{p} số liệu kế hoạch, {o} số liệu chưa gắn với chỉ tiêu.",
+        "quarantine_note": "{n} tệp không sử dụng được (xem Phụ lục II).",
+        "headline": "{label}: {series}{change}.",
+        "up": "tăng",
+        "down": "giảm",
+        "same": "không đổi",
+        "points": "điểm %",
+        "scope": "(Tổng hợp từ {n} văn bản; số liệu các năm {years})",
         "plan": "kế hoạch",
         "quarantined": "{source}: {reason}",
         "unknown_doc": "{doc_id}: {what}",
         "no_year": "chưa xác định năm",
+        "year_word": "năm",
+        "no_province": "chưa xác định địa phương",
         "no_prov": "chưa xác định địa phương ({reason})",
-        "province_table": "Theo địa phương: {label}",
-        "chart": "Biểu đồ {n}. {label} ({unit})",
+        "province_table": "{label}",
+        "unknown_province": "Chưa xác định địa phương",
+        "chart": "Biểu đồ {n}. {label}",
         "duplicate": "{source} trùng với {original}",
+        "doc_heading": "Văn bản {doc_id}",
+        "doc_year": " (năm {year})",
+        "region": "Quân khu {region}",
+        "other_label": "“{phrase}”",
+        "date": "ngày {date}",
+        "day": "ngày",
+        "month": "tháng",
+        "year": "năm",
     },
     "en": {
-        "title": "Consolidated results of local defence and military work",
+        "subject": "Results of local defence and military work",
+        "subject_years": ", {years}",
         "unknown": "unknown",
-        "coverage": "This briefing consolidates {n} documents{provinces}{years}.",
-        "provinces": " from {n} provinces ({names})",
-        "no_province": " (province unknown)",
-        "years": ", years {years}",
-        "headline": "{label}: {series}.",
-        "scope": "(From {n} documents; {years})",
-        "result": "result",
+        "coverage": "This briefing consolidates {n} documents{years}.",
+        "coverage_years": " with figures for {years}",
+        "provinces_all": "The documents come from {n} provinces: {names}.",
+        "provinces_some": "{k} documents name their province ({names}); "
+        "{u} documents do not say which province they come from.",
+        "provinces_none": "No document says which province it comes from.",
+        "facts": "{n} figures were extracted: {r} results mapped to {i} indicators, "
+        "{p} plan figures and {o} figures mapped to no indicator.",
+        "quarantine_note": "{n} files could not be used (see Annex II).",
+        "headline": "{label}: {series}{change}.",
+        "up": "up",
+        "down": "down",
+        "same": "unchanged",
+        "points": "points",
+        "scope": "(From {n} documents; figures for {years})",
         "plan": "plan",
         "quarantined": "{source}: {reason}",
         "unknown_doc": "{doc_id}: {what}",
         "no_year": "year unknown",
+        "year_word": "year",
+        "no_province": "province unknown",
         "no_prov": "province unknown ({reason})",
-        "province_table": "By province: {label}",
-        "chart": "Chart {n}. {label} ({unit})",
+        "province_table": "{label}",
+        "unknown_province": "Province unknown",
+        "chart": "Chart {n}. {label}",
         "duplicate": "{source} duplicates {original}",
+        "doc_heading": "Document {doc_id}",
+        "doc_year": " ({year})",
+        "region": "Military Region {region}",
+        "other_label": "“{phrase}”",
+        "date": "{date}",
+        "day": "",
+        "month": "",
+        "year": "",
     },
 }
 
+EN_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
-# --- numbers in Vietnamese ----------------------------------------------------------------
+
+def _s(value: Any) -> str:
+    """A text cell as str: "" for None/NaN (frames read back from CSV hold NaN for "")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value)
 
 
-def format_number(value: float, decimals: int = 2) -> str:
-    """Vietnamese number format: "." for thousands, "," for decimals, no trailing zeros.
+def _num(value: Any) -> float | None:
+    """A number cell as float, None when missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
 
-    >>> format_number(3340), format_number(1.66), format_number(21000.5)
-    ('3.340', '1,66', '21.000,5')
+
+@cache
+def units_en() -> dict[str, str]:
+    """English names of the catalog units (``report_templates/glossary_en.yaml``)."""
+    raw = yaml.safe_load((TEMPLATES_DIR / "glossary_en.yaml").read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in (raw.get("units") or {}).items()}
+
+
+def unit_label(unit: str, lang: str) -> str:
+    """The unit as the briefing prints it: Vietnamese as written; English from the glossary."""
+    return units_en().get(unit, unit) if lang == "en" else unit
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def format_number(value: float | None, decimals: int = 2, lang: str = "vi") -> str:
+    """A number in the briefing's format, without trailing zeros.
+
+    Vietnamese writes "." for thousands and "," for decimals; English the other way round.
+
+    >>> format_number(3340), format_number(1.66), format_number(21000.5, lang="en")
+    ('3.340', '1,66', '21,000.5')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = f"{value:,.{decimals}f}"
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0")
+    if whole in {"-0", "-"}:
+        whole = "0"
+    if lang == "en":
+        return f"{whole}.{frac}" if frac else whole
     whole = whole.replace(",", ".")
     return f"{whole},{frac}" if frac else whole
 
 
-def format_money(value: float) -> str:
-    """Money in đồng with its scale word: 200000000 -> "200 triệu", 11400000000 -> "11,4 tỷ"."""
-    for scale, word in ((1e9, "tỷ"), (1e6, "triệu")):
+def format_money(value: float, lang: str = "vi") -> str:
+    """Money with its scale word: 200000000 -> "200 triệu", 11400000000 -> "11,4 tỷ"."""
+    words = ("tỷ", "triệu") if lang == "vi" else ("billion", "million")
+    for scale, word in zip((1e9, 1e6), words, strict=True):
         if abs(value) >= scale:
-            return f"{format_number(value / scale)} {word}"
-    return format_number(value)
+            return f"{format_number(value / scale, lang=lang)} {word}"
+    return format_number(value, lang=lang)
 
 
-def format_value(value: float, unit: str, qualifier: str = "", with_unit: bool = False) -> str:
-    """A figure as the briefing prints it: "> 21.000", "~ 200 triệu", "1,66%"."""
-    sign = QUALIFIER_SIGNS.get(qualifier, "")
+def format_value(
+    value: float,
+    unit: str,
+    qualifier: str = "",
+    with_unit: bool = False,
+    lang: str = "vi",
+    value_max: float | None = None,
+) -> str:
+    """A figure as the briefing prints it: "> 21.000", "~ 200 triệu", "1,66%", "25–30%".
+
+    Args:
+        value: the figure (scaled: "200 triệu" is 200000000).
+        unit: its unit; "%" and "đồng" have their own forms.
+        qualifier: the word before it in the source (hơn, gần, …), shown as a sign.
+        with_unit: append the unit (tables print it in their own column).
+        lang: "vi" or "en".
+        value_max: the upper end of a range ("25-30%"), if any.
+    """
+    sign = QUALIFIER_SIGNS.get(_s(qualifier), "")
+    top = _num(value_max)
+
+    def one(v: float) -> str:
+        return format_money(v, lang) if unit == "đồng" else format_number(v, lang=lang)
+
+    number = one(value) + (f"–{one(top)}" if top is not None and top != value else "")
     if unit == "%":
-        return f"{sign}{format_number(value)}%"
-    if unit == "đồng":
-        return f"{sign}{format_money(value)}" + (" đồng" if with_unit else "")
-    return f"{sign}{format_number(value)}" + (f" {unit}" if with_unit and unit else "")
+        return f"{sign}{number}%"
+    name = unit_label(unit, lang)
+    return f"{sign}{number}" + (f" {name}" if with_unit and name else "")
 
 
-def format_change(previous: float, current: float, unit: str) -> str:
-    """Change against the previous year with an arrow: "↑ 3.185 (+2.054,8%)"."""
+def change_parts(previous: float, current: float, unit: str, lang: str = "vi") -> tuple[str, str]:
+    """Change against the previous year: ("↑ 3.185", "+2.054,8%").
+
+    A percentage changes by points ("↑ 0,11 điểm %") and gets no relative change; a change from
+    zero gets none either.
+    """
     delta = current - previous
     arrow = "↑" if delta > 0 else ("↓" if delta < 0 else "→")
     if unit == "%":
-        return f"{arrow} {format_number(abs(delta))} điểm %"
-    pct = (
-        f" ({'+' if delta >= 0 else '-'}{format_number(abs(delta) / previous * 100, 1)}%)"
-        if previous
-        else ""
+        return f"{arrow} {format_number(abs(delta), lang=lang)} {TEXT[lang]['points']}", ""
+    amount = (
+        format_money(abs(delta), lang) if unit == "đồng" else format_number(abs(delta), lang=lang)
     )
-    amount = format_money(abs(delta)) if unit == "đồng" else format_number(abs(delta))
-    return f"{arrow} {amount}{pct}"
+    pct = ""
+    if previous:
+        sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
+        pct = f"{sign}{format_number(abs(delta) / abs(previous) * 100, 1, lang)}%"
+    return f"{arrow} {amount}", pct
 
 
-# --- context -------------------------------------------------------------------------------
+def format_change(previous: float, current: float, unit: str, lang: str = "vi") -> str:
+    """Change with its arrow and relative change: "↑ 3.185 (+2.054,8%)"."""
+    change, pct = change_parts(previous, current, unit, lang)
+    return f"{change} ({pct})" if pct else change
+
+
+# --- the issuing office ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Organisation:
-    """The issuing office, from the config file (see ``tonghop/config.py``)."""
+    """The issuing office and signer, from the ``[organisation]`` table of the config file.
 
-    parent_body: str = "QUÂN KHU"
-    issuing_body: str = "BỘ CHỈ HUY QUÂN SỰ TỈNH"
+    Every field has a default so that a briefing can be built without a config; the defaults
+    leave blanks for a staff officer to fill by hand, as drafts do.
+
+    Attributes:
+        parent_body: the body above the issuer, printed above it, not bold ("QUÂN KHU 4").
+        issuing_body: the issuer, upper case, bold ("BỘ CHỈ HUY QUÂN SỰ TỈNH NGHỆ AN").
+        number: number and symbol after "Số:" ("15/BC-BCH"); blanks keep room to write it.
+        place: the place of the place-and-date line ("Nghệ An").
+        issue_date: ISO date of the briefing; empty leaves "ngày … tháng … năm …" to fill.
+        subject: the summary line under "BÁO CÁO TỔNG HỢP"; empty: generated from the years.
+        signer_authority: "TM. …"/"KT. …" line of the signature block, or "".
+        signer_title: the signer's post ("CHỈ HUY TRƯỞNG").
+        signer_rank: military rank before the name ("Đại tá"), or "".
+        signer_name: the signer's name, or "" (left blank for signing).
+        recipients: "Nơi nhận" entries, each printed after "- "; the last is "Lưu: VT, …".
+    """
+
+    parent_body: str = "QUÂN KHU …"
+    issuing_body: str = "BỘ CHỈ HUY QUÂN SỰ TỈNH …"
     number: str = "      /BC-BCH"
     place: str = "……"
+    issue_date: str = ""
+    subject: str = ""
+    signer_authority: str = ""
     signer_title: str = "CHỈ HUY TRƯỞNG"
+    signer_rank: str = ""
     signer_name: str = ""
     recipients: tuple[str, ...] = ("Như trên;", "Lưu: VT, TM.")
-    issue_date: str = ""  # ISO; empty: the latest conference date of the sources
 
 
-def _place_date(org: Organisation, iso: str, lang: str) -> str:
-    if not iso:
-        return f"{org.place}, ngày … tháng … năm …" if lang == "vi" else f"{org.place}, …"
-    d = datetime.fromisoformat(iso)
+def place_date(org: Organisation, lang: str = "vi") -> str:
+    """The place-and-date line.
+
+    Decree 30 writes a leading zero for days below 10 and for months 1 and 2:
+    "Nghệ An, ngày 05 tháng 01 năm 2024", "…, ngày 27 tháng 11 năm 2020".
+    """
+    if not org.issue_date:
+        return f"{org.place}, ngày … tháng … năm …" if lang == "vi" else f"{org.place}, … 20…"
+    d = datetime.fromisoformat(org.issue_date)
     if lang == "en":
-        return f"{org.place}, {d.strftime('%d %B %Y')}"
-    # Decree 30: a leading zero for days below 10 and for months 1 and 2
+        return f"{org.place}, {d.day} {EN_MONTHS[d.month - 1]} {d.year}"
     month = f"{d.month:02d}" if d.month <= 2 else str(d.month)
     return f"{org.place}, ngày {d.day:02d} tháng {month} năm {d.year}"
+
+
+def fact_value(f: Any, lang: str) -> str:
+    """A fact with its unit as the text reads: "~ 200 triệu đồng", "319/411 xã", "25–30%"."""
+    unit = _s(f["unit"])
+    value = format_value(f["value"], unit, _s(f["qualifier"]), False, lang, _num(f["value_max"]))
+    denominator = _num(f["denominator"])
+    if denominator is not None:
+        bare = value.removesuffix("%")
+        value = f"{bare}/{format_number(denominator, lang=lang)}" + ("%" if bare != value else "")
+    return value + (f" {unit_label(unit, lang)}" if unit and unit != "%" else "")
+
+
+def _fmt_date(iso: str, lang: str) -> str:
+    """A conference date: "29/12/2017" (vi), "29 December 2017" (en); unknown when empty."""
+    if not iso:
+        return TEXT[lang]["unknown"]
+    d = datetime.fromisoformat(iso)
+    if lang == "en":
+        return f"{d.day} {EN_MONTHS[d.month - 1]} {d.year}"
+    return f"{d.day:02d}/{d.month:02d}/{d.year}"
 
 
 def _year_span(years: list[int]) -> str:
@@ -174,8 +350,51 @@ def _year_span(years: list[int]) -> str:
     return str(years[0]) if len(years) == 1 else f"{years[0]}–{years[-1]}"
 
 
-def _label(row: pd.Series, lang: str) -> str:
-    return str(row["label_vi"] if lang == "vi" else row["label_en"])
+def _ind_label(ind: Indicator | None, fallback: str, lang: str) -> str:
+    if ind is None:
+        return TEXT[lang]["other_label"].format(phrase=fallback) if fallback else "—"
+    return ind.label_vi if lang == "vi" else ind.label_en
+
+
+def _catalog_order() -> dict[str, int]:
+    return {k: i for i, k in enumerate(indicator_by_key())}
+
+
+# --- context ---------------------------------------------------------------------------------
+
+
+class _Sources:
+    """Numbers figures for the sources annex: each fact gets one number, at its first citation."""
+
+    def __init__(self, facts: pd.DataFrame, docs: pd.DataFrame, lang: str) -> None:
+        self.facts = facts.set_index("fact_id", drop=False) if not facts.empty else facts
+        self.source = {r.doc_id: _s(r.source) for r in docs.itertuples()}
+        self.lang = lang
+        self.rows: list[dict[str, Any]] = []
+        self.number: dict[str, int] = {}
+
+    def cite(self, fact_ids: list[str]) -> str:
+        """ "[3]" or "[3, 4]": the annex numbers of these facts, numbering new ones."""
+        numbers = []
+        for fid in fact_ids:
+            if fid not in self.number:
+                self.number[fid] = len(self.rows) + 1
+                self.rows.append(self._row(self.facts.loc[fid], self.number[fid]))
+            numbers.append(str(self.number[fid]))
+        return "[" + ", ".join(numbers) + "]"
+
+    def _row(self, f: pd.Series, n: int) -> dict[str, Any]:
+        ind = indicator_by_key().get(_s(f["indicator"]))
+        value = fact_value(f, self.lang)
+        return {
+            "n": n,
+            "doc": _s(f["doc_id"]),
+            "source": self.source.get(_s(f["doc_id"]), ""),
+            "label": _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), self.lang),
+            "kind": TEXT[self.lang]["plan"] if f["kind"] == "plan" else "",
+            "value": value,
+            "sentence": _s(f["sentence"]),
+        }
 
 
 def build_context(
@@ -186,241 +405,334 @@ def build_context(
 ) -> dict[str, Any]:
     """The template context: every value the templates ask for, in display form.
 
-    Figures in the comparison tables carry "[n]", their number in the sources annex.
+    Figures carry "[n]", their number in the sources annex (Phụ lục I), which quotes the
+    document and the sentence each came from.
+
+    Args:
+        data: the frames of the aggregate stage.
+        org: the issuing office (header block, signature, recipients).
+        lang: "vi" or "en".
+        charts: chart entries (filled by ``render_docx``; [] here).
+
+    Raises:
+        ValueError: for a language other than "vi" or "en".
     """
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
     t = TEXT[lang]
     docs = data.documents
     comp = data.comparison
-    facts = data.facts.set_index("fact_id", drop=False) if not data.facts.empty else data.facts
     years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
     doc_years = sorted(int(y) for y in docs["year"].dropna().unique())
-    provinces = sorted(p for p in docs["province"].fillna("").unique() if p)
+    src = _Sources(data.facts, docs, lang)
 
-    trace: list[dict[str, Any]] = []
-    trace_no: dict[str, int] = {}
-
-    def cite(fact_ids: list[str]) -> str:
-        numbers = []
-        for fid in fact_ids:
-            if fid not in trace_no:
-                f = facts.loc[fid]
-                trace_no[fid] = len(trace) + 1
-                trace.append(
-                    {
-                        "n": trace_no[fid],
-                        "doc": f["doc_id"],
-                        "value": format_value(f["value"], f["unit"], f["qualifier"], with_unit=True)
-                        + (
-                            f"/{format_number(f['denominator'])}"
-                            if pd.notna(f["denominator"])
-                            else ""
-                        ),
-                        "sentence": f["sentence"],
-                    }
-                )
-            numbers.append(str(trace_no[fid]))
-        return "[" + ", ".join(numbers) + "]"
-
-    table = _table_rows(comp, years, lang, cite)
-    summary = [_coverage(t, len(docs), provinces, doc_years)]
-    summary += _headlines(comp, lang)
-
-    conferences = _conferences(data, lang)
-    issue = org.issue_date or max((d for d in docs["conference_date"].fillna("") if d), default="")
-    province_tables = _province_tables(data, lang, cite) if len(provinces) > 1 else []
-    context = {
+    table = comparison_rows(comp, years, lang, src.cite)
+    province_tables = _province_tables(data, lang, src.cite)
+    plans = _plans(data, lang, src.cite)
+    conferences = _conferences(data, lang, src.cite)
+    span = _year_span(doc_years)
+    subject = org.subject or t["subject"] + (
+        t["subject_years"].format(years=span) if doc_years else ""
+    )
+    return {
         "org": {
             "parent_body": org.parent_body,
             "issuing_body": org.issuing_body,
             "number": org.number,
-            "place_date": _place_date(org, issue, lang),
+            "place_date": place_date(org, lang),
+            "signer_authority": org.signer_authority,
             "signer_title": org.signer_title,
+            "signer_rank": org.signer_rank,
             "signer_name": org.signer_name,
             "recipients": list(org.recipients),
         },
-        "title": t["title"].upper(),
-        "scope": t["scope"].format(n=len(docs), years=_year_span(doc_years)),
-        "summary": summary,
+        "title": subject,
+        "subject": subject,
+        "scope": t["scope"].format(
+            n=len(docs), years=", ".join(map(str, doc_years)) if doc_years else t["unknown"]
+        ),
+        "summary": summary_sentences(data, lang),
+        "headlines": headlines(comp, lang),
         "years": [str(y) for y in years],
         "table": table,
         "province_tables": province_tables,
-        "plans": _plans(data, lang),
+        "plans": plans,
         "charts": charts or [],
         "conferences": conferences,
-        "trace": trace,
-        "sources": [
-            {"n": i + 1, "doc_id": r.doc_id, "source": r.source, "title": r.title or "—"}
-            for i, r in enumerate(docs.itertuples())
-        ],
+        "trace": src.rows,
+        "sources": _source_list(docs, lang),
         "quality": _quality(data, lang),
     }
-    return context
 
 
-def _table_rows(comp: pd.DataFrame, years: list[int], lang: str, cite) -> list[dict[str, Any]]:
+def _source_list(docs: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
+    """The source documents, numbered: file, title, year, province, conference date."""
+    t = TEXT[lang]
+    out = []
+    for i, (_, d) in enumerate(docs.iterrows(), start=1):
+        year = "" if pd.isna(d["year"]) else str(int(d["year"]))
+        parts = [
+            _s(d["title"]),
+            f"{t['year_word']} {year}" if year else t["no_year"],
+            _s(d["province"]) or t["no_province"],
+        ]
+        if _s(d["conference_date"]):
+            parts.append(_fmt_date(_s(d["conference_date"]), lang))
+        out.append(
+            {
+                "n": i,
+                "doc_id": _s(d["doc_id"]),
+                "source": _s(d["source"]),
+                "title": _s(d["title"]) or "—",
+                "desc": "; ".join(p for p in parts if p),
+            }
+        )
+    return out
+
+
+def comparison_rows(
+    comp: pd.DataFrame, years: list[int], lang: str, cite: Callable[[list[str]], str]
+) -> list[dict[str, Any]]:
+    """Rows of a comparison table (indicators × years), in catalog order.
+
+    Each row: the label, the unit, a cell per year ("3.340 [7]" or "—"), and the change of
+    the latest year against the previous year with figures ("2023/2017", "↑ 3.185",
+    "+2.054,8%").
+    """
     rows = []
-    order = {k: i for i, k in enumerate(indicator_by_key())}
+    order = _catalog_order()
     for key, group in sorted(comp.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
         by_year = {int(r["year"]): r for _, r in group.iterrows()}
         first = group.iloc[0]
-        cells = []
-        for y in years:
-            r = by_year.get(y)
-            cells.append(
-                f"{format_value(r['value'], r['unit'], r['qualifier'])} {cite(r['fact_ids'])}"
-                if r is not None
-                else "—"
+        unit = _s(first["unit"])
+        cells = [
+            (
+                f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} "
+                f"{cite(list(r['fact_ids']))}"
             )
-        known = [y for y in years if y in by_year]
-        change = ""
+            if (r := by_year.get(y)) is not None
+            else "—"
+            for y in years
+        ]
+        known = sorted(by_year)
+        compared, change, pct = "—", "—", "—"
         if len(known) >= 2:
             a, b = by_year[known[-2]], by_year[known[-1]]
-            change = format_change(a["value"], b["value"], first["unit"])
+            compared = f"{known[-1]}/{known[-2]}"
+            change, pct = change_parts(float(a["value"]), float(b["value"]), unit, lang)
+            pct = pct or "—"
         rows.append(
             {
                 "key": key,
-                "label": _label(first, lang),
-                "unit": first["unit"],
+                "label": _s(first["label_vi"] if lang == "vi" else first["label_en"]),
+                "unit": unit_label(unit, lang),
                 "cells": cells,
+                "compared": compared,
                 "change": change,
+                "pct": pct,
             }
         )
     return rows
 
 
-def _coverage(t: dict[str, str], n: int, provinces: list[str], years: list[int]) -> str:
-    where = (
-        t["provinces"].format(n=len(provinces), names=", ".join(provinces))
-        if provinces
-        else t["no_province"]
-    )
-    when = t["years"].format(years=", ".join(map(str, years))) if years else ""
-    return t["coverage"].format(n=n, provinces=where, years=when)
+def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
+    """Coverage sentences: documents, years, provinces, figures, files left out."""
+    t = TEXT[lang]
+    docs, facts = data.documents, data.facts
+    years = sorted(int(y) for y in docs["year"].dropna().unique())
+    provinces = [_s(p) for p in docs["province"]]
+    known = sorted({p for p in provinces if p})
+    n_unknown = sum(1 for p in provinces if not p)
+    out = [
+        t["coverage"].format(
+            n=len(docs),
+            years=t["coverage_years"].format(years=", ".join(map(str, years))) if years else "",
+        )
+    ]
+    if not known:
+        out.append(t["provinces_none"])
+    elif n_unknown:
+        out.append(
+            t["provinces_some"].format(k=len(docs) - n_unknown, names=", ".join(known), u=n_unknown)
+        )
+    else:
+        out.append(t["provinces_all"].format(n=len(known), names=", ".join(known)))
+    if not facts.empty:
+        results = facts[(facts["kind"] == "result") & (facts["indicator"] != "other")]
+        out.append(
+            t["facts"].format(
+                n=len(facts),
+                r=len(results),
+                i=results["indicator"].nunique(),
+                p=int((facts["kind"] == "plan").sum()),
+                o=int(((facts["kind"] == "result") & (facts["indicator"] == "other")).sum()),
+            )
+        )
+    if len(data.quarantine):
+        out.append(t["quarantine_note"].format(n=len(data.quarantine)))
+    return out
 
 
-def _headlines(comp: pd.DataFrame, lang: str) -> list[str]:
-    """ "Mô hình Dân vận khéo xây dựng mới: 155 (2017) → 3.340 (2023)." for each indicator
-    with figures in two or more years."""
+def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
+    """One sentence per indicator with figures in two or more years, in catalog order:
+    "Mô hình "Dân vận khéo" xây dựng mới: 155 (2017) → 3.340 (2023), tăng 3.185 (+2.054,8%)."
+    """
+    t = TEXT[lang]
     out = []
-    order = {k: i for i, k in enumerate(indicator_by_key())}
+    order = _catalog_order()
     for _, unsorted in sorted(comp.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
         if unsorted["year"].nunique() < 2:
             continue
         group = unsorted.sort_values("year")
+        first = group.iloc[0]
+        unit = _s(first["unit"])
         series = " → ".join(
-            f"{format_value(r['value'], r['unit'], r['qualifier'])} ({int(r['year'])})"
+            f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} ({int(r['year'])})"
             for _, r in group.iterrows()
         )
-        out.append(TEXT[lang]["headline"].format(label=_label(group.iloc[0], lang), series=series))
+        a, b = float(group.iloc[-2]["value"]), float(group.iloc[-1]["value"])
+        if a == b:
+            change = f", {t['same']}"
+        else:
+            amount, pct = change_parts(a, b, unit, lang)
+            word = t["up"] if b > a else t["down"]
+            change = f", {word} {amount[2:]}" + (f" ({pct})" if pct else "")
+        label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
+        out.append(t["headline"].format(label=label, series=series, change=change))
     return out
 
 
-def _province_tables(data: BriefingInput, lang: str, cite) -> list[dict[str, Any]]:
-    facts = data.facts
-    usable = facts[
-        (facts["kind"] == "result")
-        & (facts["indicator"] != "other")
-        & facts["year"].notna()
-        & (facts["province"].fillna("") != "")
+def province_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
+    """The comparison in long form per province: ``comparison_long`` of each province's facts,
+    with a ``province`` column ("" where the province is unknown)."""
+    if facts.empty:
+        return pd.DataFrame(columns=["province"])
+    prov = facts["province"].map(_s)
+    parts = [
+        comparison_long(facts[prov == p], documents).assign(province=p)
+        for p in sorted(prov.unique())
     ]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["province"])
+
+
+def _province_tables(
+    data: BriefingInput, lang: str, cite: Callable[[list[str]], str]
+) -> list[dict[str, Any]]:
+    """Per-indicator tables, provinces × years, when the documents name two or more provinces."""
+    known = {_s(p) for p in data.documents["province"]} - {""}
+    if len(known) < 2:
+        return []
+    long = province_long(data.facts, data.documents)
+    if long.empty:
+        return []
+    order = _catalog_order()
     out = []
-    catalog = indicator_by_key()
-    for key, group in usable.groupby("indicator", sort=False):
-        indicator = catalog[str(key)]
+    for _key, group in sorted(long.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
+        if group.loc[group["province"] != "", "province"].nunique() < 2:
+            continue  # one province: the main table already says it all
         years = sorted(int(y) for y in group["year"].unique())
         rows = []
-        for prov, pg in group.groupby("province", sort=True):
-            cells = []
-            for y in years:
-                yg = pg[pg["year"] == y]
-                if yg.empty:
-                    cells.append("—")
-                    continue
-                value = (
-                    yg["value"].mean()
-                    if indicator.agg == "mean"
-                    else (yg["value"].iloc[-1] if indicator.agg == "latest" else yg["value"].sum())
-                )
-                cells.append(f"{format_value(value, indicator.unit)} {cite(list(yg['fact_id']))}")
-            rows.append({"label": prov, "unit": indicator.unit, "cells": cells, "change": ""})
-        label = indicator.label_vi if lang == "vi" else indicator.label_en
+        for prov, pg in sorted(group.groupby("province"), key=lambda kv: (kv[0] == "", kv[0])):
+            row = comparison_rows(pg, years, lang, cite)[0]
+            row["label"] = prov or TEXT[lang]["unknown_province"]
+            rows.append(row)
+        first = group.iloc[0]
+        label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
         out.append(
             {
                 "title": TEXT[lang]["province_table"].format(label=label),
+                "unit": unit_label(_s(first["unit"]), lang),
                 "years": [str(y) for y in years],
                 "rows": rows,
             }
         )
-    return sorted(out, key=lambda x: x["title"])
-
-
-def _plans(data: BriefingInput, lang: str) -> list[dict[str, str]]:
-    facts = data.facts
-    plans = facts[facts["kind"] == "plan"]
-    catalog = indicator_by_key()
-    out = []
-    for _, f in plans.iterrows():
-        ind = catalog.get(f["indicator"])
-        label = (ind.label_vi if lang == "vi" else ind.label_en) if ind else f["label"]
-        out.append(
-            {
-                "doc": f["doc_id"],
-                "label": label,
-                "value": format_value(f["value"], f["unit"], f["qualifier"], with_unit=True),
-            }
-        )
     return out
 
 
-def _fmt_date(iso: str, lang: str) -> str:
-    if not iso:
-        return TEXT[lang]["unknown"]
-    d = datetime.fromisoformat(iso)
-    return f"{d.day:02d}/{d.month:02d}/{d.year}"
+def _plans(
+    data: BriefingInput, lang: str, cite: Callable[[list[str]], str]
+) -> list[dict[str, Any]]:
+    """Plan figures (targets for the next period), apart from the results."""
+    facts = data.facts
+    plans = facts[facts["kind"] == "plan"]
+    catalog = indicator_by_key()
+    plan_year = {
+        r.doc_id: ("" if _num(r.plan_year) is None else str(int(r.plan_year)))
+        for r in data.documents.itertuples()
+    }
+    rows = []
+    for _, f in plans.iterrows():
+        ind = catalog.get(_s(f["indicator"]))
+        rows.append(
+            {
+                "doc": _s(f["doc_id"]),
+                "year": plan_year.get(_s(f["doc_id"]), "") or "—",
+                "label": _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang),
+                "value": f"{fact_value(f, lang)} {cite([f['fact_id']])}",
+            }
+        )
+    rows.sort(key=lambda r: (r["year"], r["doc"]))
+    return [{"n": i, **r} for i, r in enumerate(rows, start=1)]
 
 
-def _conferences(data: BriefingInput, lang: str) -> list[dict[str, Any]]:
+def _conferences(
+    data: BriefingInput, lang: str, cite: Callable[[list[str]], str]
+) -> list[dict[str, Any]]:
+    """One entry per document (a conference or review), by year and date."""
     t = TEXT[lang]
+    catalog = indicator_by_key()
+    docs = data.documents.assign(
+        _y=data.documents["year"].fillna(0).astype(int),
+        _d=data.documents["conference_date"].map(_s),
+    )
     out = []
-    docs = data.documents.assign(_y=data.documents["year"].fillna(0))
-    for _, d in docs.sort_values(
-        ["_y", "conference_date", "doc_id"], na_position="first"
-    ).iterrows():
+    for i, (_, d) in enumerate(docs.sort_values(["_y", "_d", "doc_id"]).iterrows(), start=1):
+        results: list[str] = []
+        plans: list[str] = []
         facts = data.facts[data.facts["doc_id"] == d["doc_id"]]
-        lines = []
         for _, f in facts.iterrows():
-            value = format_value(f["value"], f["unit"], f["qualifier"], with_unit=False)
-            if pd.notna(f["denominator"]):
-                value += f"/{format_number(f['denominator'])}"
-            unit = "" if f["unit"] == "%" else (" " + f["unit"] if f["unit"] else "")
-            kind = t["plan"] if f["kind"] == "plan" else t["result"]
-            lines.append(f"{value}{unit}: {f['label']} ({kind})")
-        year = "" if pd.isna(d["year"]) else f" ({int(d['year'])})"
-        heading = (d["title"] or d["doc_id"]) + year
+            ind = catalog.get(_s(f["indicator"]))
+            value = fact_value(f, lang)
+            label = _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang)
+            line = f"{label}: {value} {cite([f['fact_id']])}"
+            (plans if f["kind"] == "plan" else results).append(line)
+        year = "" if pd.isna(d["year"]) else t["doc_year"].format(year=int(d["year"]))
+        title = _s(d["title"]) or t["doc_heading"].format(doc_id=d["doc_id"])
+        province = _s(d["province"]) or t["unknown"]
+        # "4" from the text, 4.0 when read back from documents.csv
+        region = _s(d.get("military_region")).removesuffix(".0")
+        if region:
+            province += f" ({t['region'].format(region=region)})"
         out.append(
             {
-                "heading": heading,
-                "date": _fmt_date(d["conference_date"], lang),
-                "province": d["province"] or t["unknown"],
-                "chair": d["chair"] or t["unknown"],
-                "attendees": d["attendees"] or t["unknown"],
-                "facts": lines,
-                "directions": [s for s in str(d.get("directions", "") or "").split("\n") if s],
+                "heading": f"{i}. {title}{year}",
+                "doc_id": _s(d["doc_id"]),
+                "date": _fmt_date(_s(d["conference_date"]), lang),
+                "province": province,
+                "organiser": _s(d.get("organiser")) or t["unknown"],
+                "chair": _s(d["chair"]) or t["unknown"],
+                "attendees": _s(d["attendees"]) or t["unknown"],
+                "facts": results,
+                "plans": plans,
+                "directions": [s for s in _s(d.get("directions")).split("\n") if s],
             }
         )
     return out
 
 
 def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
+    """The data-quality annex: what could not be used or placed, each with its reason."""
     t = TEXT[lang]
     unknown = []
     for _, d in data.documents.iterrows():
         if pd.isna(d["year"]):
             unknown.append(t["unknown_doc"].format(doc_id=d["doc_id"], what=t["no_year"]))
-        if not d["province"]:
+        if not _s(d["province"]):
             unknown.append(
                 t["unknown_doc"].format(
-                    doc_id=d["doc_id"], what=t["no_prov"].format(reason=d["province_reason"])
+                    doc_id=d["doc_id"],
+                    what=t["no_prov"].format(reason=_s(d["province_reason"]) or t["unknown"]),
                 )
             )
     other = data.facts[data.facts["indicator"] == "other"]
@@ -432,11 +744,10 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
         "duplicates": [t["duplicate"].format(source=a, original=b) for a, b, *_ in data.duplicates],
         "unknown": unknown,
         "other": [
-            f"{r.doc_id}: {format_value(r.value, r.unit, r.qualifier, with_unit=True)}"
-            f" — {r.noun_phrase or r.label}"
-            for r in other.itertuples()
+            f"{r['doc_id']}: {fact_value(r, lang)} — “{_s(r['noun_phrase']) or _s(r['label'])}”"
+            for _, r in other.iterrows()
         ],
-        "vague": [f"{doc_id}: {phrase}" for doc_id, phrase in data.vague],
+        "vague": [f"{doc_id}: “{phrase}”" for doc_id, phrase in data.vague],
     }
 
 
@@ -444,7 +755,12 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
 
 
 def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str, bytes]]:
-    """PNG line charts for indicators with figures in two or more years (most years first)."""
+    """Bar charts (PNG) of the indicators with figures in two or more years.
+
+    Most years first, then catalog order; at most ``limit``. Years are categories, so that a
+    gap (2017, then 2020) is not drawn as a trend. The PNGs carry no timestamp or software
+    tag, so the same data give the same bytes.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -454,30 +770,39 @@ def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str,
     if comp.empty:
         return out
     counts = comp.groupby("indicator")["year"].nunique()
-    keys = sorted((k for k, n in counts.items() if n >= 2), key=lambda k: (-counts[k], k))
-    for i, key in enumerate(keys[:limit], start=1):
-        group = comp[comp["indicator"] == key].sort_values("year")
-        first = group.iloc[0]
-        fig, ax = plt.subplots(figsize=(6, 2.8), dpi=110)
-        ax.plot(group["year"].astype(int), group["value"], marker="o", color="#1f3b73")
-        for x, y in zip(group["year"].astype(int), group["value"], strict=True):
-            ax.annotate(
-                format_value(y, first["unit"]),
-                (x, y),
-                textcoords="offset points",
-                xytext=(0, 6),
-                ha="center",
-                fontsize=8,
+    order = _catalog_order()
+    keys = sorted(
+        (str(k) for k, n in counts.items() if n >= 2), key=lambda k: (-counts[k], order.get(k, 0))
+    )
+    with plt.rc_context({"font.family": "DejaVu Sans"}):
+        for i, key in enumerate(keys[:limit], start=1):
+            group = comp[comp["indicator"] == key].sort_values("year")
+            first = group.iloc[0]
+            unit = _s(first["unit"])
+            years = [str(int(y)) for y in group["year"]]
+            values = [float(v) for v in group["value"]]
+            fig, ax = plt.subplots(figsize=(6.2, 2.6), dpi=150)
+            bars = ax.bar(years, values, width=0.55, color="#1f3b73")
+            labels = [
+                format_value(v, unit, _s(q), lang=lang)
+                for v, q in zip(values, group["qualifier"], strict=True)
+            ]
+            ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+            ax.set_ylim(0, max(values) * 1.18 if max(values) > 0 else 1)
+            ax.set_ylabel(unit_label(unit, lang), fontsize=8)
+            ax.yaxis.set_major_formatter(
+                matplotlib.ticker.FuncFormatter(lambda v, _p: format_number(v, 1, lang))
             )
-        ax.set_xticks(list(group["year"].astype(int)))
-        ax.grid(alpha=0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", metadata={"Software": None})
-        plt.close(fig)
-        caption = TEXT[lang]["chart"].format(n=i, label=_label(first, lang), unit=first["unit"])
-        out.append((caption, buf.getvalue()))
+            ax.tick_params(labelsize=8)
+            ax.grid(axis="y", alpha=0.3)
+            ax.set_axisbelow(True)
+            ax.spines[["top", "right"]].set_visible(False)
+            fig.tight_layout()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", metadata={"Software": None})
+            plt.close(fig)
+            label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
+            out.append((TEXT[lang]["chart"].format(n=i, label=label), buf.getvalue()))
     return out
 
 
@@ -498,15 +823,23 @@ def render_docx(
 ) -> bytes:
     """Fill ``template`` with ``context``; return deterministic DOCX bytes.
 
+    Tables wider than the widest page of the document (many years) are scaled to fit it.
+
     Raises:
-        TemplateError: when the template is missing or asks for a value the context lacks.
+        TemplateError: when the template is missing or not valid, or asks for a value the
+            context lacks (the message names the value).
     """
+    from docx.opc.exceptions import PackageNotFoundError
     from docx.shared import Mm
     from docxtpl import DocxTemplate, InlineImage
 
     if not template.is_file():
         raise TemplateError(f"template not found: {template}")
-    tpl = DocxTemplate(str(template))
+    try:
+        tpl = DocxTemplate(str(template))
+        tpl.init_docx()
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as err:
+        raise TemplateError(f"template {template} is not a Word document: {err}") from err
     context = dict(context)
     context["charts"] = [
         {"image": InlineImage(tpl, io.BytesIO(png), width=Mm(150)), "caption": caption}
@@ -521,6 +854,7 @@ def render_docx(
         ) from err
     except jinja2.TemplateError as err:
         raise TemplateError(f"template {template.name} is not valid: {err}") from err
+    fit_tables(tpl.docx)
     props = tpl.docx.core_properties
     props.created = props.modified = props.last_printed = FIXED_TIME
     props.revision = 1
@@ -529,6 +863,47 @@ def render_docx(
     buf = io.BytesIO()
     tpl.save(buf)
     return stable_zip(buf.getvalue())
+
+
+def fit_tables(document: Any) -> None:
+    """Make each table's grid follow its cells, and scale tables wider than the page.
+
+    A template's year column is repeated once per year ("{%tc for y in years %}"): the copies
+    keep the cell width, but the table grid still has the template's columns, tag columns
+    included, and LibreOffice lays the table out by the grid. The grid is rebuilt from the cell
+    widths of the fullest row; a table wider than the widest text area of the document (many
+    years) is scaled down to fit it.
+    """
+    from docx.oxml.ns import qn
+
+    widest = max(s.page_width - s.left_margin - s.right_margin for s in document.sections)
+    limit = int(widest / 635)  # EMU -> twips
+    for table in document.tables:
+        tbl = table._tbl
+        rows = tbl.findall(qn("w:tr"))
+        widths: list[int] = []
+        for tr in rows:
+            tcs = tr.findall(qn("w:tc"))
+            if len(tcs) <= len(widths) or any(
+                tc.find(f".//{qn('w:gridSpan')}") is not None for tc in tcs
+            ):
+                continue
+            found = [tc.find(f"{qn('w:tcPr')}/{qn('w:tcW')}") for tc in tcs]
+            if all(w is not None and w.get(qn("w:type")) in (None, "dxa") for w in found):
+                widths = [int(w.get(qn("w:w"))) for w in found]  # type: ignore[union-attr]
+        if not widths:
+            continue
+        factor = min(1.0, limit / sum(widths))
+        grid = tbl.tblGrid
+        for col in list(grid):
+            grid.remove(col)
+        for width in widths:
+            col = grid.makeelement(qn("w:gridCol"), {qn("w:w"): str(int(width * factor))})
+            grid.append(col)
+        if factor < 1.0:
+            for tcw in tbl.iter(qn("w:tcW")):
+                if tcw.get(qn("w:type")) in (None, "dxa") and tcw.get(qn("w:w")):
+                    tcw.set(qn("w:w"), str(int(int(tcw.get(qn("w:w"))) * factor)))
 
 
 def stable_zip(data: bytes) -> bytes:
@@ -541,6 +916,205 @@ def stable_zip(data: bytes) -> bytes:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o644 << 16
             dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+# --- xlsx --------------------------------------------------------------------------------------
+
+XLSX_TEXT = {
+    "vi": {
+        "comparison": "So sánh theo năm",
+        "provinces": "Theo địa phương",
+        "plans": "Kế hoạch",
+        "sources": "Nguồn",
+        "indicator": "Chỉ tiêu",
+        "key": "Mã chỉ tiêu",
+        "unit": "Đơn vị tính",
+        "province": "Địa phương",
+        "qualifiers": "Ghi chú (từ định lượng)",
+        "compared": "Năm so sánh",
+        "change": "Tăng/giảm",
+        "pct": "Tỷ lệ tăng/giảm (%)",
+        "n": "TT",
+        "doc": "Văn bản",
+        "year": "Năm",
+        "value": "Số liệu",
+        "qualifier": "Từ định lượng",
+        "sentence": "Câu nguồn",
+    },
+    "en": {
+        "comparison": "Yearly comparison",
+        "provinces": "By province",
+        "plans": "Plans",
+        "sources": "Sources",
+        "indicator": "Indicator",
+        "key": "Indicator key",
+        "unit": "Unit",
+        "province": "Province",
+        "qualifiers": "Notes (qualifiers)",
+        "compared": "Years compared",
+        "change": "Change",
+        "pct": "Change (%)",
+        "n": "No.",
+        "doc": "Document",
+        "year": "Year",
+        "value": "Figure",
+        "qualifier": "Qualifier",
+        "sentence": "Source sentence",
+    },
+}
+
+
+def _wide_rows(long: pd.DataFrame, years: list[int], lang: str) -> list[list[Any]]:
+    """Indicators × years with numeric cells, and the latest change, for a sheet."""
+    rows = []
+    order = _catalog_order()
+    for key, group in sorted(long.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
+        by_year = {int(r["year"]): r for _, r in group.iterrows()}
+        first = group.iloc[0]
+        known = sorted(by_year)
+        notes = "; ".join(
+            f"{y}: {_s(by_year[y]['qualifier'])}" for y in known if _s(by_year[y]["qualifier"])
+        )
+        compared: str | None = None
+        change: float | None = None
+        pct: float | None = None
+        if len(known) >= 2:
+            a, b = float(by_year[known[-2]]["value"]), float(by_year[known[-1]]["value"])
+            compared, change = f"{known[-1]}/{known[-2]}", b - a
+            pct = round((b - a) / abs(a) * 100, 2) if a and _s(first["unit"]) != "%" else None
+        rows.append(
+            [
+                _s(first["label_vi"] if lang == "vi" else first["label_en"]),
+                str(key),
+                unit_label(_s(first["unit"]), lang),
+                *[float(by_year[y]["value"]) if y in by_year else None for y in years],
+                compared,
+                change,
+                pct,
+                notes or None,
+            ]
+        )
+    return rows
+
+
+def comparison_xlsx(data: BriefingInput, lang: str = "vi") -> bytes:
+    """The briefing's tables as a workbook for analysts: numbers stay numbers.
+
+    Sheets: the yearly comparison (indicators × years, with the latest change), the same per
+    province, the plan figures, and every fact with its source sentence. Workbook properties
+    and zip entries carry fixed times, so the same data give the same bytes.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    x = XLSX_TEXT[lang]
+    wb = Workbook()
+    bold = Font(bold=True)
+
+    def sheet(title: str, header: list[str], rows: list[list[Any]], first: bool = False) -> None:
+        ws = wb.active if first else wb.create_sheet()
+        assert ws is not None
+        ws.title = title
+        ws.append(header)
+        for cell in ws[1]:
+            cell.font = bold
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for row in rows:
+            ws.append(row)
+        ws.freeze_panes = "A2"
+        for col, width in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (42, 18, 14), strict=False):
+            ws.column_dimensions[col].width = width
+        for line in ws.iter_rows(min_row=2):
+            for cell in line:
+                if isinstance(cell.value, float):
+                    cell.number_format = "#,##0.##"
+
+    comp = data.comparison
+    years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
+    tail = [x["compared"], x["change"], x["pct"], x["qualifiers"]]
+    sheet(
+        x["comparison"],
+        [x["indicator"], x["key"], x["unit"], *map(str, years), *tail],
+        _wide_rows(comp, years, lang),
+        first=True,
+    )
+    long = province_long(data.facts, data.documents)
+    prov_rows: list[list[Any]] = []
+    if not long.empty:
+        order = _catalog_order()
+        ordered = long.assign(_o=long["indicator"].map(lambda k: order.get(k, 10**6)))
+        for _, r in ordered.sort_values(["_o", "province", "year"]).iterrows():
+            prov_rows.append(
+                [
+                    _s(r["label_vi"] if lang == "vi" else r["label_en"]),
+                    _s(r["indicator"]),
+                    unit_label(_s(r["unit"]), lang),
+                    _s(r["province"]) or TEXT[lang]["unknown_province"],
+                    int(r["year"]),
+                    float(r["value"]),
+                    _s(r["qualifier"]) or None,
+                ]
+            )
+    sheet(
+        x["provinces"],
+        [x["indicator"], x["key"], x["unit"], x["province"], x["year"], x["value"], x["qualifier"]],
+        prov_rows,
+    )
+    catalog = indicator_by_key()
+    fact_rows: dict[str, list[list[Any]]] = {"plan": [], "result": []}
+    for f in data.facts.itertuples():
+        ind = catalog.get(_s(f.indicator))
+        fact_rows["plan" if f.kind == "plan" else "result"].append(
+            [
+                _s(f.fact_id),
+                _s(f.doc_id),
+                _ind_label(ind, _s(f.noun_phrase) or _s(f.label), lang),
+                _s(f.indicator),
+                unit_label(_s(f.unit), lang),
+                None if pd.isna(f.year) else int(f.year),
+                float(f.value),
+                _s(f.qualifier) or None,
+                _s(f.sentence),
+            ]
+        )
+    head = [
+        "fact_id",
+        x["doc"],
+        x["indicator"],
+        x["key"],
+        x["unit"],
+        x["year"],
+        x["value"],
+        x["qualifier"],
+        x["sentence"],
+    ]
+    sheet(x["plans"], head, fact_rows["plan"])
+    sheet(x["sources"], head, fact_rows["result"] + fact_rows["plan"])
+    wb.properties.creator = wb.properties.lastModifiedBy = "tonghop"
+    wb.properties.created = FIXED_TIME
+    buf = io.BytesIO()
+    wb.save(buf)
+    return stable_zip(_fixed_core_times(buf.getvalue()))
+
+
+def _fixed_core_times(data: bytes) -> bytes:
+    """openpyxl stamps ``dcterms:modified`` with the time of saving; pin it to ``FIXED_TIME``."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = body.decode("utf-8")
+                text = re.sub(
+                    r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                    rf"\g<1>{stamp}\2",
+                    text,
+                )
+                body = text.encode("utf-8")
+            dst.writestr(info, body)
     return out.getvalue()
 
 
@@ -576,6 +1150,7 @@ class RenderResult:
     facts: Path
     documents: Path
     quarantine: Path
+    comparison: Path | None = None
 
 
 def render_outputs(
@@ -585,15 +1160,20 @@ def render_outputs(
     lang: str = "vi",
     template: Path | None = None,
 ) -> RenderResult:
-    """Write facts.csv, documents.csv, quarantine.csv and briefing.docx into ``out``."""
+    """Write facts.csv, documents.csv, quarantine.csv, comparison.xlsx and briefing.docx.
+
+    The briefing is rendered first, so that a template error leaves no half-written output.
+    """
     charts = chart_pngs(data.comparison, lang)
     context = build_context(data, org, lang)
     docx = render_docx(template or default_template(lang), context, charts)
+    xlsx = comparison_xlsx(data, lang)
     docs = data.documents.drop(columns=["directions"], errors="ignore")
     return RenderResult(
         facts=write_atomic(out / "facts.csv", csv_bytes(data.facts)),
         documents=write_atomic(out / "documents.csv", csv_bytes(docs)),
         quarantine=write_atomic(out / "quarantine.csv", csv_bytes(data.quarantine)),
+        comparison=write_atomic(out / "comparison.xlsx", xlsx),
         briefing=write_atomic(out / "briefing.docx", docx),
     )
 

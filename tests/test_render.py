@@ -1,0 +1,567 @@
+"""Render stage: number formats, the context, and the DOCX/XLSX read back from small frames.
+
+The frames are made by hand (no Prefect, no extraction), so that each test says exactly which
+figure must land where: the summary sentence, the comparison cell, the sources annex.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.oxml.ns import qn
+from docx.shared import Mm
+from openpyxl import load_workbook
+
+from tasks.aggregate import BriefingInput, comparison_long
+from tasks.catalog import indicators
+from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS
+from tasks.render import (
+    Organisation,
+    TemplateError,
+    build_context,
+    change_parts,
+    chart_pngs,
+    comparison_xlsx,
+    default_template,
+    format_change,
+    format_number,
+    format_value,
+    place_date,
+    render_docx,
+    render_outputs,
+    units_en,
+)
+
+# --- number formats ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "expected"),
+    [
+        (3340, "vi", "3.340"),  # "." groups thousands in Vietnamese
+        (1.66, "vi", "1,66"),  # "," marks decimals
+        (21000.5, "vi", "21.000,5"),
+        (1234567, "vi", "1.234.567"),
+        (2.0, "vi", "2"),  # no trailing zeros
+        (0.004, "vi", "0"),  # rounds to two decimals
+        (3340, "en", "3,340"),
+        (1.66, "en", "1.66"),
+        (-3185, "vi", "-3.185"),
+    ],
+)
+def test_format_number(value: float, lang: str, expected: str) -> None:
+    assert format_number(value, lang=lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((21000, "lượt", "hơn"), "> 21.000"),  # qualifier shown as a sign
+        ((200_000_000, "đồng", "gần"), "~ 200 triệu"),  # money with its scale word
+        ((11_400_000_000, "đồng", ""), "11,4 tỷ"),
+        ((1.66, "%", ""), "1,66%"),
+        ((100, "%", "đạt"), "100%"),  # "đạt" (reached) is not a hedge
+        ((3340, "mô hình", ""), "3.340"),
+    ],
+)
+def test_format_value(args: tuple[float, str, str], expected: str) -> None:
+    assert format_value(*args) == expected
+
+
+def test_format_value_with_unit_range_and_english() -> None:
+    assert format_value(200_000_000, "đồng", "gần", with_unit=True) == "~ 200 triệu đồng"
+    assert format_value(25, "%", value_max=30) == "25–30%"
+    assert format_value(200_000_000, "đồng", "gần", True, "en") == "~ 200 million VND"
+    assert format_value(3340, "mô hình", "", True, "en") == "3,340 models"
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "unit", "expected"),
+    [
+        (155, 3340, "mô hình", ("↑ 3.185", "+2.054,8%")),
+        (23, 5, "tập thể", ("↓ 18", "-78,3%")),
+        (100, 100, "%", ("→ 0 điểm %", "")),  # percentages change by points
+        (1.55, 1.66, "%", ("↑ 0,11 điểm %", "")),
+        (0, 5, "người", ("↑ 5", "")),  # no relative change from zero
+    ],
+)
+def test_change_parts(
+    previous: float, current: float, unit: str, expected: tuple[str, str]
+) -> None:
+    assert change_parts(previous, current, unit) == expected
+
+
+def test_format_change_joins_the_parts() -> None:
+    assert format_change(155, 3340, "mô hình") == "↑ 3.185 (+2.054,8%)"
+    assert format_change(155, 3340, "mô hình", "en") == "↑ 3,185 (+2,054.8%)"
+
+
+@pytest.mark.parametrize(
+    ("iso", "expected"),
+    [
+        ("2024-01-05", "Nghệ An, ngày 05 tháng 01 năm 2024"),  # zero before day < 10, month 1-2
+        ("2020-11-27", "Nghệ An, ngày 27 tháng 11 năm 2020"),
+        ("2023-03-09", "Nghệ An, ngày 09 tháng 3 năm 2023"),  # no zero for month 3..12
+        ("", "Nghệ An, ngày … tháng … năm …"),  # left blank to fill at signing
+    ],
+)
+def test_place_date_follows_decree_30(iso: str, expected: str) -> None:
+    assert place_date(Organisation(place="Nghệ An", issue_date=iso)) == expected
+
+
+def test_every_catalog_unit_has_an_english_name() -> None:
+    missing = {i.unit for i in indicators()} - set(units_en())
+    assert not missing
+
+
+# --- hand-made frames --------------------------------------------------------------------------
+
+
+def _fact(fid: str, doc: str, indicator: str, value: float, unit: str, **kw: Any) -> dict:
+    row = dict.fromkeys(FACT_COLUMNS, "")
+    row.update(
+        fact_id=fid,
+        doc_id=doc,
+        indicator=indicator,
+        value=float(value),
+        unit=unit,
+        value_max=None,
+        denominator=None,
+        year=None,
+        kind="result",
+        label=kw.get("noun", unit),
+        noun_phrase=kw.get("noun", unit),
+        sentence=kw.get("sentence", f"Câu nguồn của {fid}: {value} {unit}."),
+        start=0,
+        end=1,
+    )
+    row.update({k: v for k, v in kw.items() if k in FACT_COLUMNS})
+    return row
+
+
+DOCS = [
+    # doc_id, year, province, date, title, plan_year
+    ("nghe_an_2017", 2017, "Nghệ An", "2017-12-29", "Hội nghị tổng kết năm 2017", 2018),
+    ("ha_tinh_2023", 2023, "Hà Tĩnh", "2023-12-20", "", 2024),
+    ("nghe_an_2023", 2023, "Nghệ An", "2024-01-05", "Tổng kết công tác quân sự 2023", None),
+    ("no_meta", None, "", "", "", None),
+]
+
+
+def _data(*, provinces: bool = True) -> BriefingInput:
+    docs = []
+    for doc_id, year, prov, date, title, plan_year in DOCS:
+        row = dict.fromkeys(DOCUMENT_COLUMNS, "")
+        row.update(
+            doc_id=doc_id,
+            source=f"{doc_id}.txt",
+            title=title,
+            year=year,
+            plan_year=plan_year,
+            period_start=None,
+            period_end=None,
+            province=prov if provinces else "",
+            province_reason="named in the text" if prov else "not named in the text",
+            conference_date=date,
+            chair="Nguyễn Văn Hưởng" if year else "",
+            attendees="Phan Văn Sỹ - Phó Chủ nhiệm Chính trị" if year else "",
+            n_facts=0,
+            status="ok",
+            directions="Năm 2024, tiếp tục xây dựng mô hình “Dân vận khéo” & nhân rộng <điển hình>."
+            if year == 2023
+            else "",
+        )
+        docs.append(row)
+    documents = pd.DataFrame(docs, columns=[*DOCUMENT_COLUMNS, "directions"]).astype(
+        {"year": "Int64", "plan_year": "Int64", "period_start": "Int64", "period_end": "Int64"}
+    )
+    facts_rows = [
+        _fact("f1", "nghe_an_2017", "dan_van_kheo_new", 155, "mô hình", year=2017),
+        _fact("f2", "ha_tinh_2023", "dan_van_kheo_new", 1340, "mô hình", year=2023),
+        _fact("f3", "nghe_an_2023", "dan_van_kheo_new", 2000, "mô hình", year=2023),
+        _fact("f4", "nghe_an_2017", "giao_quan_pct", 100, "%", year=2017, qualifier="đạt"),
+        _fact("f5", "nghe_an_2023", "giao_quan_pct", 100, "%", year=2023),
+        _fact("f6", "ha_tinh_2023", "kinh_phi", 200_000_000, "đồng", year=2023, qualifier="gần"),
+        _fact(
+            "f7", "nghe_an_2023", "luot_can_bo_chien_si", 21000, "lượt", year=2023, qualifier="hơn"
+        ),
+        _fact("f8", "nghe_an_2023", "dien_tap_kvpt", 6, "huyện", year=2023, kind="plan"),
+        _fact("f9", "nghe_an_2023", "other", 147, "điểm", year=2023, noun="điểm sáng"),
+        _fact("f10", "no_meta", "xa_nong_thon_moi", 319, "xã", denominator=411.0),
+    ]
+    facts = pd.DataFrame(facts_rows, columns=list(FACT_COLUMNS))
+    if not provinces:
+        facts["province"] = ""
+    else:
+        prov = dict(zip(documents["doc_id"], documents["province"], strict=True))
+        facts["province"] = facts["doc_id"].map(prov)
+    facts = facts.astype({"year": "Int64", "start": "Int64", "end": "Int64"})
+    return BriefingInput(
+        facts=facts,
+        documents=documents,
+        comparison=comparison_long(facts, documents),
+        quarantine=pd.DataFrame([("bad.pdf", "not a text file")], columns=["source", "reason"]),
+        duplicates=[("copy.txt", "nghe_an_2017.txt")],
+        vague=[("nghe_an_2023", "hàng chục nghìn ngày công")],
+    )
+
+
+ORG = Organisation(
+    parent_body="QUÂN KHU 4",
+    issuing_body="BỘ CHỈ HUY QUÂN SỰ TỈNH NGHỆ AN",
+    number="15/BC-BCH",
+    place="Nghệ An",
+    issue_date="2024-01-05",
+    signer_authority="KT. CHỈ HUY TRƯỞNG",
+    signer_title="PHÓ CHỈ HUY TRƯỞNG",
+    signer_rank="Đại tá",
+    signer_name="Nguyễn Văn A",
+    recipients=("Bộ Tư lệnh Quân khu 4;", "Lưu: VT, TM."),
+)
+
+
+# --- context -----------------------------------------------------------------------------------
+
+
+def test_summary_says_coverage_and_headline_changes() -> None:
+    ctx = build_context(_data(), ORG, "vi")
+    text = " ".join(ctx["summary"] + ctx["headlines"])
+    assert "4 văn bản" in text and "2017, 2023" in text
+    assert "(Hà Tĩnh, Nghệ An)" in text and "1 văn bản chưa xác định địa phương" in text
+    assert 'Mô hình "Dân vận khéo" xây dựng mới: 155 (2017) → 3.340 (2023), tăng 3.185' in text
+    assert "(+2.054,8%)" in text
+    assert "Giao quân (% chỉ tiêu): 100% (2017) → 100% (2023), không đổi." in text
+    assert "1 tệp không sử dụng được" in text
+
+
+def test_comparison_rows_cells_changes_and_qualifiers() -> None:
+    ctx = build_context(_data(), ORG, "vi")
+    assert ctx["years"] == ["2017", "2023"]
+    rows = {r["key"]: r for r in ctx["table"]}
+    new = rows["dan_van_kheo_new"]
+    assert [c.split(" [")[0] for c in new["cells"]] == ["155", "3.340"]
+    assert (new["compared"], new["change"], new["pct"]) == ("2023/2017", "↑ 3.185", "+2.054,8%")
+    assert rows["kinh_phi"]["cells"] == ["—", rows["kinh_phi"]["cells"][1]]
+    assert rows["kinh_phi"]["cells"][1].startswith("~ 200 triệu [")
+    assert rows["luot_can_bo_chien_si"]["cells"][1].startswith("> 21.000 [")
+    assert rows["giao_quan_pct"]["change"] == "→ 0 điểm %"
+    # plans and unmapped figures stay out of the comparison table
+    assert "dien_tap_kvpt" not in rows and "other" not in rows
+
+
+def test_every_cited_number_traces_to_its_sentence() -> None:
+    data = _data()
+    ctx = build_context(data, ORG, "vi")
+    trace = {s["n"]: s for s in ctx["trace"]}
+    sentences = dict(zip(data.facts["fact_id"], data.facts["sentence"], strict=True))
+    cell = next(r for r in ctx["table"] if r["key"] == "dan_van_kheo_new")["cells"][1]
+    numbers = [int(n) for n in re.findall(r"\d+", cell.split("[")[1])]
+    assert {trace[n]["sentence"] for n in numbers} == {sentences["f2"], sentences["f3"]}
+    assert {trace[n]["doc"] for n in numbers} == {"ha_tinh_2023", "nghe_an_2023"}
+    # every fact, plans and unmapped ones included, is numbered once
+    assert sorted(s["sentence"] for s in ctx["trace"]) == sorted(sentences.values())
+    assert [s["n"] for s in ctx["trace"]] == list(range(1, len(sentences) + 1))
+
+
+def test_province_tables_only_with_several_provinces() -> None:
+    ctx = build_context(_data(), ORG, "vi")
+    tables = {t["title"]: t for t in ctx["province_tables"]}
+    table = tables['Mô hình "Dân vận khéo" xây dựng mới']
+    by_province = {r["label"]: [c.split(" [")[0] for c in r["cells"]] for r in table["rows"]}
+    assert by_province == {"Hà Tĩnh": ["—", "1.340"], "Nghệ An": ["155", "2.000"]}
+    assert build_context(_data(provinces=False), ORG, "vi")["province_tables"] == []
+
+
+def test_plans_conferences_and_quality() -> None:
+    ctx = build_context(_data(), ORG, "vi")
+    assert [(p["year"], p["label"]) for p in ctx["plans"]] == [("—", "Diễn tập khu vực phòng thủ")]
+    assert ctx["plans"][0]["value"].startswith("6 huyện [")
+    conf = {c["doc_id"]: c for c in ctx["conferences"]}
+    assert list(conf) == ["no_meta", "nghe_an_2017", "ha_tinh_2023", "nghe_an_2023"]
+    first = conf["nghe_an_2017"]
+    assert first["heading"] == "2. Hội nghị tổng kết năm 2017 (năm 2017)"
+    assert first["date"] == "29/12/2017" and first["chair"] == "Nguyễn Văn Hưởng"
+    assert conf["nghe_an_2023"]["directions"][0].startswith("Năm 2024, tiếp tục")
+    assert any(f.startswith("“điểm sáng”: 147 điểm [") for f in conf["nghe_an_2023"]["facts"])
+    assert conf["no_meta"]["facts"][0].startswith("Xã đạt chuẩn nông thôn mới: 319/411 xã [")
+    q = ctx["quality"]
+    assert q["quarantine"] == ["bad.pdf: not a text file"]
+    assert q["duplicates"] == ["copy.txt trùng với nghe_an_2017.txt"]
+    assert "no_meta: chưa xác định năm" in q["unknown"]
+    assert q["other"] == ["nghe_an_2023: 147 điểm — “điểm sáng”"]
+    assert q["vague"] == ["nghe_an_2023: “hàng chục nghìn ngày công”"]
+
+
+def test_english_context_uses_catalog_labels_and_english_numbers() -> None:
+    ctx = build_context(_data(), ORG, "en")
+    labels = {r["label"] for r in ctx["table"]}
+    assert 'New "skilled mass mobilisation" models' in labels
+    assert any("155 (2017) → 3,340 (2023), up 3,185" in h for h in ctx["headlines"])
+    # the quoted source sentences stay Vietnamese
+    assert all(s["sentence"].startswith("Câu nguồn") for s in ctx["trace"])
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        build_context(_data(), ORG, "fr")
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_bundled_templates_ask_only_for_what_the_context_gives(lang: str) -> None:
+    from docxtpl import DocxTemplate
+
+    ctx = build_context(_data(), ORG, lang)
+    missing = DocxTemplate(str(default_template(lang))).get_undeclared_template_variables(
+        context=ctx
+    )
+    assert not missing
+
+
+# --- DOCX read back ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for lang in ("vi", "en"):
+        folder = tmp_path_factory.mktemp(f"render-{lang}")
+        render_outputs(_data(), folder, ORG, lang)
+        out[lang] = folder
+    return out
+
+
+def _all_text(doc: Any) -> str:
+    parts = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        for row in table.rows:
+            parts.extend(c.text for c in row.cells)
+    return "\n".join(parts)
+
+
+def test_page_setup_and_fonts(rendered: dict[str, Path]) -> None:
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    first = doc.sections[0]
+    assert (round(first.page_width.mm), round(first.page_height.mm)) == (210, 297)
+    assert 20 <= round(first.top_margin.mm) <= 25 and 20 <= round(first.bottom_margin.mm) <= 25
+    assert 30 <= round(first.left_margin.mm) <= 35 and 15 <= round(first.right_margin.mm) <= 20
+    assert any(s.orientation == WD_ORIENT.LANDSCAPE for s in doc.sections)
+    for section in doc.sections:
+        assert {round(section.page_width.mm), round(section.page_height.mm)} == {210, 297}
+    normal = doc.styles["Normal"]
+    assert normal.font.name == "Times New Roman" and 13 <= normal.font.size.pt <= 14
+    for name in ("Heading 1", "Heading 2"):
+        fonts = doc.styles[name].element.rPr.find(qn("w:rFonts"))
+        assert fonts.get(qn("w:ascii")) == "Times New Roman"
+        assert fonts.get(qn("w:asciiTheme")) is None  # a theme font would override it
+
+
+def test_page_numbers_from_page_two(rendered: dict[str, Path]) -> None:
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    first = doc.sections[0]
+    assert first.different_first_page_header_footer
+    assert not "".join(p.text for p in first.first_page_header.paragraphs).strip()
+    assert "PAGE" in first.header._element.xml
+    assert all(not s.different_first_page_header_footer for s in doc.sections[1:])
+
+
+def test_header_block_title_and_signature(rendered: dict[str, Path]) -> None:
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    block = doc.tables[0]
+    left = block.rows[0].cells[0].text
+    right = block.rows[0].cells[1].text
+    assert "QUÂN KHU 4" in left and "BỘ CHỈ HUY QUÂN SỰ TỈNH NGHỆ AN" in left
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in right and "Độc lập - Tự do - Hạnh phúc" in right
+    assert block.rows[1].cells[0].text == "Số: 15/BC-BCH"
+    assert block.rows[1].cells[1].text == "Nghệ An, ngày 05 tháng 01 năm 2024"
+    texts = [p.text for p in doc.paragraphs]
+    i = texts.index("BÁO CÁO TỔNG HỢP")
+    assert texts[i + 1] == "Kết quả công tác quốc phòng, quân sự địa phương năm 2017–2023"
+    assert texts[i + 2].startswith("(Tổng hợp từ 4 văn bản")
+    text = _all_text(doc)
+    assert "Nơi nhận:" in text and "- Lưu: VT, TM." in text
+    assert "KT. CHỈ HUY TRƯỞNG" in text and "Đại tá Nguyễn Văn A" in text
+
+
+def test_headings_are_word_headings(rendered: dict[str, Path]) -> None:
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    h1 = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert h1[:5] == [
+        "I. TÓM TẮT",
+        "II. SO SÁNH SỐ LIỆU THEO NĂM",
+        "III. CHỈ TIÊU KẾ HOẠCH",
+        "IV. BIỂU ĐỒ",
+        "V. CÁC HỘI NGHỊ, VĂN BẢN ĐƯỢC TỔNG HỢP",
+    ]
+    assert any(t.startswith("Phụ lục I") for t in h1) and any("Phụ lục II" in t for t in h1)
+    h2 = [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
+    assert "2. Hội nghị tổng kết năm 2017 (năm 2017)" in h2
+
+
+def test_comparison_table_in_the_docx(rendered: dict[str, Path]) -> None:
+    data = _data()
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    table = next(t for t in doc.tables if t.rows[0].cells[0].text == "Chỉ tiêu")
+    header = [c.text for c in table.rows[0].cells]
+    assert header[2:4] == ["2017", "2023"]
+    assert table.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None  # repeats on each page
+    rows = {r.cells[0].text: [c.text for c in r.cells] for r in table.rows[1:]}
+    for _, r in data.comparison.iterrows():
+        cell = rows[r["label_vi"]][header.index(str(r["year"]))]
+        assert cell.split(" [")[0] == format_value(r["value"], r["unit"], r["qualifier"])
+    assert rows['Mô hình "Dân vận khéo" xây dựng mới'][-3:] == ["2023/2017", "↑ 3.185", "+2.054,8%"]
+    # the grid follows the repeated year column and fits the landscape page
+    grid = [int(c.get(qn("w:w"))) for c in table._tbl.tblGrid.iter(qn("w:gridCol"))]
+    assert len(grid) == len(header)
+    assert sum(grid) <= Mm(297 - 45).twips + 1
+
+
+def test_docx_has_a_chart_sources_and_no_tags(rendered: dict[str, Path]) -> None:
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    text = _all_text(doc)
+    assert "{{" not in text and "{%" not in text and "}}" not in text
+    assert doc.inline_shapes, "no chart"
+    assert "Biểu đồ 1." in text
+    for doc_id, *_ in DOCS:
+        assert f"{doc_id}.txt" in text
+    # escaped, not broken, by autoescaping: & and < from a source sentence
+    assert "“Dân vận khéo” & nhân rộng <điển hình>." in text
+    assert "bad.pdf: not a text file" in text
+
+
+def test_english_docx_has_english_headings(rendered: dict[str, Path]) -> None:
+    doc = Document(str(rendered["en"] / "briefing.docx"))
+    h1 = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert h1[:2] == ["I. SUMMARY", "II. YEARLY COMPARISON"]
+    text = _all_text(doc)
+    assert "CONSOLIDATED REPORT" in text and "Recipients:" in text
+    assert 'New "skilled mass mobilisation" models' in text
+    assert "Nghệ An, 5 January 2024" in text
+
+
+def test_xlsx_has_a_sheet_per_table_with_numbers(rendered: dict[str, Path]) -> None:
+    wb = load_workbook(rendered["vi"] / "comparison.xlsx")
+    assert wb.sheetnames == ["So sánh theo năm", "Theo địa phương", "Kế hoạch", "Nguồn"]
+    ws = wb["So sánh theo năm"]
+    header = [c.value for c in ws[1]]
+    rows = {r[1]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    new = rows["dan_van_kheo_new"]
+    assert new[header.index("2017")] == 155 and new[header.index("2023")] == 3340
+    assert new[header.index("Tăng/giảm")] == 3185
+    assert rows["kinh_phi"][header.index("Ghi chú (từ định lượng)")] == "2023: gần"
+    provinces = list(wb["Theo địa phương"].iter_rows(min_row=2, values_only=True))
+    assert ("dan_van_kheo_new", "Hà Tĩnh", 2023, 1340.0) in [
+        (r[1], r[3], r[4], r[5]) for r in provinces
+    ]
+
+
+# --- errors and determinism --------------------------------------------------------------------
+
+
+def _custom_template(path: Path, text: str) -> Path:
+    doc = Document()
+    doc.add_paragraph(text)
+    doc.save(str(path))
+    return path
+
+
+def test_template_asking_for_a_missing_value_names_it(tmp_path: Path) -> None:
+    template = _custom_template(
+        tmp_path / "mine.docx", "{{ org.issuing_body }}: {{ budget_total }}"
+    )
+    ctx = build_context(_data(), ORG, "vi")
+    with pytest.raises(TemplateError, match="budget_total"):
+        render_docx(template, ctx)
+    template = _custom_template(tmp_path / "attr.docx", "{{ org.fax_number }}")
+    with pytest.raises(TemplateError, match="fax_number"):
+        render_docx(template, ctx)
+
+
+def test_custom_template_renders(tmp_path: Path) -> None:
+    template = _custom_template(tmp_path / "mine.docx", "{{ org.issuing_body }} – {{ subject }}")
+    data = render_docx(template, build_context(_data(), ORG, "vi"))
+    text = Document(io.BytesIO(data)).paragraphs[0].text
+    assert text == "BỘ CHỈ HUY QUÂN SỰ TỈNH NGHỆ AN – " + (
+        "Kết quả công tác quốc phòng, quân sự địa phương năm 2017–2023"
+    )
+
+
+def test_bad_templates_fail_clearly(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="template not found"):
+        render_docx(tmp_path / "none.docx", {})
+    (tmp_path / "junk.docx").write_bytes(b"not a zip")
+    with pytest.raises(TemplateError, match="not a Word document"):
+        render_docx(tmp_path / "junk.docx", {})
+    broken = _custom_template(tmp_path / "broken.docx", "{{ subject ")
+    with pytest.raises(TemplateError, match="not valid"):
+        render_docx(broken, {"subject": "x"})
+
+
+def test_same_data_give_the_same_bytes(tmp_path: Path) -> None:
+    data = _data()
+    assert chart_pngs(data.comparison, "vi") == chart_pngs(data.comparison, "vi")
+    assert comparison_xlsx(data, "vi") == comparison_xlsx(data, "vi")
+    a = render_outputs(data, tmp_path / "a", ORG, "vi")
+    b = render_outputs(data, tmp_path / "b", ORG, "vi")
+    assert a.briefing.read_bytes() == b.briefing.read_bytes()
+    assert a.comparison is not None and b.comparison is not None
+    assert a.comparison.read_bytes() == b.comparison.read_bytes()
+
+
+def test_many_years_still_fit_the_page(tmp_path: Path) -> None:
+    data = _data()
+    rows = [
+        {**data.facts.iloc[0].to_dict(), "fact_id": f"y{y}", "year": y, "value": float(y)}
+        for y in range(2010, 2024)
+    ]
+    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
+    many = BriefingInput(
+        facts=facts,
+        documents=data.documents,
+        comparison=comparison_long(facts, data.documents),
+        quarantine=data.quarantine,
+    )
+    doc = Document(io.BytesIO(render_docx(default_template("vi"), build_context(many, ORG))))
+    table = next(t for t in doc.tables if t.rows[0].cells[0].text == "Chỉ tiêu")
+    assert len(table.rows[0].cells) == 14 + 5
+    grid = [int(c.get(qn("w:w"))) for c in table._tbl.tblGrid.iter(qn("w:gridCol"))]
+    assert sum(grid) <= Mm(297 - 45).twips + 1
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_libreoffice_turns_it_into_pdf(rendered: dict[str, Path], tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    done = subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(rendered["vi"] / "briefing.docx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    reader = PdfReader(str(tmp_path / "briefing.pdf"))
+    assert len(reader.pages) >= 4
+    first = reader.pages[0].extract_text()
+    assert "BÁO CÁO TỔNG HỢP" in first and "Độc lập - Tự do - Hạnh phúc" in first
+    assert first.strip().splitlines()[0].strip() != "1"  # no page number on page 1
+    assert reader.pages[1].extract_text().strip().startswith("2")
+    sizes = {(round(p.mediabox.width), round(p.mediabox.height)) for p in reader.pages}
+    assert sizes <= {(595, 842), (842, 595)}  # A4 portrait and landscape, in points
