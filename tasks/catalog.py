@@ -139,6 +139,16 @@ def provinces() -> tuple[Province, ...]:
 
 
 @cache
+def province_lists() -> dict[str, Any]:
+    """The lists of ``provinces.yaml`` beside the provinces: foreign places, regions, national
+    byline codes, forms that need a prefix, words of places inside a province, new names."""
+    raw = load_yaml("provinces.yaml")
+    lists = {k: v for k, v in raw.items() if k != "provinces"}
+    lists["new_names"] = {p["name"]: p["new_name"] for p in raw["provinces"] if p.get("new_name")}
+    return lists
+
+
+@cache
 def people() -> dict[str, list[str]]:
     """Surnames and ranks (``tasks/data/people.yaml``)."""
     return load_yaml("people.yaml")

@@ -8,32 +8,39 @@ indicator of the catalog (``tasks/data/indicators.yaml``) or "other".
 from __future__ import annotations
 
 import hashlib
+from functools import cache, lru_cache
 
 import regex as re
 from prefect import task
 
-from tasks.catalog import Indicator, abbreviations, indicators
-from tasks.metadata import is_plan_sentence, read_meta
+from tasks.catalog import Indicator, Pattern, abbreviations, indicators
+from tasks.metadata import plan_flags, read_meta
 from tasks.normalize import fold
-from tasks.numbers import Mention, find_vague, read_numbers
+from tasks.numbers import Mention, find_vague, read_sentences
 from tasks.records import DocMeta, Extraction, Fact, NormalizedDoc, Sentence, VagueAmount
 
-_RESULT_OPENING = re.compile(r"^(?:trong )?(?:năm qua|năm (?:19|20)\d{2},|kết quả|qua \d+ năm)")
+# a sentence that reports again after a plan sentence: "Năm 2023, ...", "Kết quả, ...",
+# "Dịp này, UBND tỉnh tặng bằng khen ..." (awards handed out at the conference)
+_RESULT_OPENING = re.compile(
+    r"^(?:trong |tính đến |đến )?(?:năm qua|năm (?:19|20)\d{2},|kết quả|qua \d+ năm|"
+    r"(?:nhân )?dịp này|tại hội nghị,? [\p{L} ]{0,40}(?:tặng|trao|khen)|trong năm)"
+)
 
 
 def sentence_kinds(doc: NormalizedDoc, meta: DocMeta) -> list[str]:
     """Kind of each analysed sentence: "plan" from a plan marker to the end of its paragraph
     (the sentences after "Hội nghị xác định, năm 2024, ..." list the year's tasks), unless a
-    sentence opens a result again ("Năm 2023, ...")."""
+    sentence opens a result again ("Năm 2023, ...", "Dịp này, ... tặng bằng khen")."""
     kinds = []
     paragraph, in_plan = -1, False
-    for s in doc.sentences:
-        folded = doc.folded[s.start : s.end]
+    flags = plan_flags(doc, meta.plan_year)
+    for s, plan in zip(doc.sentences, flags, strict=True):
         if s.paragraph != paragraph:
             paragraph, in_plan = s.paragraph, False
-        if _RESULT_OPENING.match(folded) and not is_plan_sentence(folded, meta.plan_year):
+        opening = doc.folded[s.start : min(s.end, s.start + 80)]
+        if not plan and _RESULT_OPENING.match(opening):
             in_plan = False
-        elif is_plan_sentence(folded, meta.plan_year):
+        elif plan:
             in_plan = True
         kinds.append("plan" if in_plan else "result")
     return kinds
@@ -50,28 +57,52 @@ def match_indicator(
     unit: str, noun: str, before: str, clause: str, catalog: tuple[Indicator, ...]
 ) -> Indicator | None:
     """The first indicator of ``catalog`` whose every given pattern matches (folded inputs)."""
+    for indicator, p in _candidates(unit, noun, catalog):
+        if p.before and not p.before.search(before):
+            continue
+        if p.clause and not p.clause.search(clause):
+            continue
+        return indicator
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _candidates(
+    unit: str, noun: str, catalog: tuple[Indicator, ...]
+) -> tuple[tuple[Indicator, Pattern], ...]:
+    """The patterns whose unit and noun parts accept ``unit`` and ``noun``, in catalog order.
+
+    Units and noun phrases repeat across reports ("xã", "tập thể", "lượt"), so this is cached
+    and a fact only runs the context parts (before, clause) of a few patterns.
+    """
+    out = []
     for indicator in catalog:
         for p in indicator.patterns:
             if p.unit and not p.unit.search(unit):
                 continue
             if p.noun and not p.noun.search(noun):
                 continue
-            if p.before and not p.before.search(before):
-                continue
-            if p.clause and not p.clause.search(clause):
-                continue
-            return indicator
-    return None
+            out.append((indicator, p))
+    return tuple(out)
+
+
+@cache
+def _abbreviation_re() -> re.Pattern[str]:
+    table = abbreviations()
+    pattern = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.compile(rf"(?<![\p{{L}}])(?:{pattern})(?![\p{{L}}])")
 
 
 def expand_abbreviations(text: str) -> str:
-    """Spell out report abbreviations for labels.
+    """Spell out report abbreviations for labels, from ``tasks/data/abbreviations.yaml``.
 
-    "chỉ tiêu QPAN" -> "chỉ tiêu quốc phòng - an ninh".
+    "chỉ tiêu QPAN" -> "chỉ tiêu quốc phòng - an ninh"; "Bộ CHQS tỉnh" -> "Bộ Chỉ huy Quân sự
+    tỉnh". Only upper-case abbreviations are listed, so ordinary words are never touched.
     """
+    if not any(c.isupper() for c in text):
+        return text
     table = abbreviations()
-    pattern = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.sub(rf"(?<![\p{{L}}])(?:{pattern})(?![\p{{L}}])", lambda m: table[m.group()], text)
+    return _abbreviation_re().sub(lambda m: table[m.group()], text)
 
 
 def fact_id(doc_id: str, sentence: str, offset_in_sentence: int) -> str:
@@ -104,8 +135,9 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
     catalog = indicators()
     facts: list[Fact] = []
     vague: list[VagueAmount] = []
-    for sentence, kind in zip(doc.sentences, sentence_kinds(doc, meta), strict=True):
-        mentions, _ = read_numbers(doc.text, doc.folded, sentence.start, sentence.end)
+    per_sentence = read_sentences(doc.text, doc.folded, doc.sentences)
+    kinds = sentence_kinds(doc, meta)
+    for sentence, kind, mentions in zip(doc.sentences, kinds, per_sentence, strict=True):
         previous_end = sentence.start
         for mention in mentions:
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)

@@ -1,29 +1,36 @@
-"""Document metadata: the year reviewed, the period, the conference date, the chair, the province.
+"""Document metadata: the year reviewed, the period, the conference date, the people, the province.
 
 Every rule here prefers an empty answer to a guess: an unknown province stays "" with a reason,
 a conference date whose year cannot be told safely stays "". The functions are pure and take a
 ``NormalizedDoc``; ``read_meta`` puts them together.
+
+Speed: phrases are found with ``str.find`` (``tasks.normalize.phrase_positions``) and mapped to
+sentences, rather than one regex per sentence; the few regexes are compiled once.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import Any
 
 import regex as re
 
-from tasks.catalog import grammar, people, provinces, words_alternation
-from tasks.normalize import fold
+from tasks.catalog import grammar, people, province_lists, provinces
+from tasks.normalize import fold, phrase_positions
 from tasks.records import DocMeta, NormalizedDoc
 
 _YEAR = r"(?:19|20)\d{2}"
 _END = r"(?!\d|[.,/]\d)"  # "2020." ends a sentence; "2020.5" or "2020/1" is something else
 _YEAR_MENTION = re.compile(rf"(?<![\d.,/])(?:năm|nam)\s+({_YEAR}){_END}")
 _PERIOD = re.compile(rf"(?<![\d.,/])({_YEAR})\s?[-–]\s?({_YEAR}){_END}")
-_REVIEW = re.compile(r"tổng kết|sơ kết|tổng kết|nhìn lại|đánh giá kết quả")
+_REVIEW = re.compile(r"tổng kết|sơ kết|nhìn lại|đánh giá kết quả|báo cáo kết quả")
 _RESULT_LEAD = re.compile(rf"^(?:[\p{{L}} ]{{0,20}}, )?(?:trong )?năm ({_YEAR}),")
+_HALF_YEAR = re.compile(rf"(?:6|sáu) tháng (?:đầu )?năm ({_YEAR}){_END}")
+_FUTURE_LEAD = re.compile(r"tiếp tục|sẽ|phấn đấu|dự kiến|cần|phải|tập trung")
 
 
 def sentences_text(doc: NormalizedDoc) -> list[tuple[int, str, str]]:
@@ -34,31 +41,64 @@ def sentences_text(doc: NormalizedDoc) -> list[tuple[int, str, str]]:
 
 
 @cache
+def _plan_markers() -> tuple[str, ...]:
+    return tuple(fold(w) for w in grammar()["plan_markers"])
+
+
+@cache
 def _plan_re() -> re.Pattern[str]:
-    return re.compile(
-        rf"(?<![\p{{L}}])(?:{words_alternation(grammar()['plan_markers'])})(?![\p{{L}}])"
-    )
+    words = "|".join(re.escape(w) for w in sorted(_plan_markers(), key=len, reverse=True))
+    return re.compile(rf"(?<![\p{{L}}])(?:{words})(?![\p{{L}}])")
 
 
 def is_plan_sentence(folded_sentence: str, plan_year: int | None) -> bool:
     """A sentence that sets goals: "phương hướng", "phấn đấu", "năm tới", or the plan year."""
-    if plan_year and re.search(rf"năm {plan_year}(?!\d)", folded_sentence):
+    if plan_year and f"năm {plan_year}" in folded_sentence:
         return True
-    return bool(_plan_re().search(folded_sentence))
+    return bool(phrase_positions(folded_sentence, _plan_markers()))
+
+
+def _sentences_with(doc: NormalizedDoc, phrases: tuple[str, ...]) -> list[int]:
+    """Indexes of the sentences that hold one of the folded ``phrases``, in order."""
+    starts = [s.start for s in doc.sentences]
+    found = set()
+    for pos in phrase_positions(doc.folded, phrases):
+        i = bisect_right(starts, pos) - 1
+        if i >= 0 and pos < doc.sentences[i].end:
+            found.add(i)
+    return sorted(found)
+
+
+def plan_flags(doc: NormalizedDoc, plan_year: int | None) -> list[bool]:
+    """``is_plan_sentence`` for every sentence, from one search of the whole text."""
+    phrases = _plan_markers() + ((f"năm {plan_year}",) if plan_year else ())
+    flags = [False] * len(doc.sentences)
+    for i in _sentences_with(doc, phrases):
+        flags[i] = True
+    return flags
 
 
 # --- years -------------------------------------------------------------------------------------
 
 
 def find_period(doc: NormalizedDoc) -> tuple[int, int] | None:
-    """The multi-year period reviewed: "tổng kết ... giai đoạn 2016 - 2020" in one sentence."""
+    """The multi-year period reviewed: "tổng kết ... giai đoạn 2016 - 2020" in one sentence.
+
+    A period named after a single year ("tổng kết năm 2023 ... giai đoạn 2021 - 2025") is the
+    plan the year belongs to, not the period reviewed.
+    """
     for _, _, folded in [(0, doc.title, fold(doc.title)), *sentences_text(doc)]:
+        if "-" not in folded and "–" not in folded:
+            continue
         review = _REVIEW.search(folded)
         if not review:
             continue
+        single = _YEAR_MENTION.search(folded, review.end())
         for m in _PERIOD.finditer(folded, review.end()):
+            if single and single.start() < m.start():
+                break
             a, b = int(m.group(1)), int(m.group(2))
-            if a < b:
+            if a < b <= a + 15:
                 return a, b
     return None
 
@@ -66,25 +106,32 @@ def find_period(doc: NormalizedDoc) -> tuple[int, int] | None:
 def find_year(doc: NormalizedDoc, period: tuple[int, int] | None) -> int | None:
     """The year reviewed; the last year of a period; None when the text does not say it.
 
-    Votes: a sentence that opens with "Năm 2023," (+3), a year in a "tổng kết ... năm 2017"
-    sentence or the title (+3), any other "năm 2023" (+1), and a year in a plan sentence (-1).
+    Votes: the title's year (+3), a sentence that opens with "Năm 2023," and sets no goals
+    (+3), a year after "tổng kết"/"sơ kết" or in "6 tháng đầu năm 2024" (+3), any other
+    "năm 2023" (+1), a year in a plan sentence (-1). Ties go to the earlier year: a report
+    names the year it reviews and the year it plans for, never a later one as the review.
     """
     if period:
         return period[1]
     votes: Counter[int] = Counter()
     title = fold(doc.title)
     for m in _YEAR_MENTION.finditer(title):
-        votes[int(m.group(1))] += 3 if _REVIEW.search(title) else 1
-    for _, _, folded in sentences_text(doc):
+        votes[int(m.group(1))] += 3
+    flags = plan_flags(doc, None)
+    for (_, _, folded), plan in zip(sentences_text(doc), flags, strict=True):
+        if "năm" not in folded:
+            continue
         lead = _RESULT_LEAD.match(folded)
-        if lead:
+        if lead and not _FUTURE_LEAD.search(folded, lead.end(), lead.end() + 40):
             votes[int(lead.group(1))] += 3
+        for m in _HALF_YEAR.finditer(folded):
+            votes[int(m.group(1))] += 3
         review = _REVIEW.search(folded)
         for m in _YEAR_MENTION.finditer(folded):
             year = int(m.group(1))
-            if review and review.start() < m.start():
+            if review and review.start() < m.start() and not plan:
                 votes[year] += 3
-            elif _plan_re().search(folded):
+            elif plan:
                 votes[year] -= 1
             else:
                 votes[year] += 1
@@ -100,7 +147,7 @@ def find_plan_year(doc: NormalizedDoc, year: int | None) -> int | None:
     if year is None:
         return None
     wanted = f"năm {year + 1}"
-    return year + 1 if any(wanted in f for _, _, f in sentences_text(doc)) else None
+    return year + 1 if wanted in doc.folded or wanted in fold(doc.title) else None
 
 
 # --- conference date -------------------------------------------------------------------------
@@ -117,7 +164,8 @@ def find_conference_date(doc: NormalizedDoc, year: int | None) -> str:
     """The conference date, ISO, from the lead of the text ("Sáng nay 27.11", "Chiều 29/12").
 
     The year comes from the text, else from a publication stamp of the same or the next month,
-    else from the year reviewed for a year-end conference (Sep-Dec: that year; Jan-Mar: the next).
+    else from the year reviewed: a year-end conference (Sep-Dec: that year; Jan-Mar: the next),
+    or a mid-year review held in Jun-Aug ("sơ kết 6 tháng đầu năm 2024", "Chiều 12/7").
     Anything less safe gives "".
     """
     for _, _, folded in sentences_text(doc)[:4]:
@@ -126,7 +174,8 @@ def find_conference_date(doc: NormalizedDoc, year: int | None) -> str:
             continue
         day, month, y = (m.group(1), m.group(2), m.group(3)) if m.group(1) else m.group(4, 5, 6)
         day_i, month_i = int(day), int(month)
-        year_i = int(y) if y else _infer_year(doc, month_i, year)
+        half_year = bool(_HALF_YEAR.search(doc.folded))
+        year_i = int(y) if y else _infer_year(doc, month_i, year, half_year)
         if year_i is None:
             return ""
         try:
@@ -136,15 +185,17 @@ def find_conference_date(doc: NormalizedDoc, year: int | None) -> str:
     return ""
 
 
-def _infer_year(doc: NormalizedDoc, month: int, reviewed: int | None) -> int | None:
+def _infer_year(doc: NormalizedDoc, month: int, reviewed: int | None, half: bool) -> int | None:
     stamp = _published(doc)
     if stamp:
         s_year, s_month = stamp
-        if s_month == month or s_month == month + 1:
+        if s_month in (month, month + 1):
             return s_year
         if month == 12 and s_month == 1:
             return s_year - 1
     if reviewed is not None:
+        if half and 6 <= month <= 8:
+            return reviewed
         if month >= 9:
             return reviewed
         if month <= 3:
@@ -163,40 +214,79 @@ def _published(doc: NormalizedDoc) -> tuple[int, int] | None:
 
 # --- people ------------------------------------------------------------------------------------
 
+# a run of capitalised words: "Lê Văn Dũng", "Y Giang Niê", "H'Hen Niê", "Hà Tĩnh Võ Trọng Hải"
+_CAP_RUN = re.compile(r"(?<![\p{L}'’])\p{Lu}[\p{L}'’]*(?: \p{Lu}[\p{L}'’]*)+")
+_DONG_CHI = re.compile(r"(?:đồng chí|đ/c|ông|bà)\s+$")
+
 
 @cache
-def _name_re() -> re.Pattern[str]:
-    surnames = "|".join(sorted(people()["surnames"], key=len, reverse=True))
-    word = r"[\p{Lu}][\p{Ll}]*"
-    return re.compile(rf"(?<![\p{{L}}])(?:{surnames})(?: {word}){{1,4}}(?![\p{{L}}])")
+def _people_sets() -> tuple[frozenset[str], tuple[str, ...], frozenset[str], tuple[str, ...]]:
+    p = people()
+    surnames = frozenset(p["surnames"])
+    prefixes = tuple(sorted(p.get("name_prefixes") or (), key=len, reverse=True))
+    ranks = frozenset(p["ranks"])
+    heads = tuple(fold(h) for h in p.get("title_heads") or ())
+    return surnames, prefixes, ranks, heads
+
+
+@cache
+def _place_forms() -> frozenset[str]:
+    forms = set()
+    for p in provinces():
+        forms.add(fold(p.name))
+        forms.update(fold(v) for v in p.variants)
+    return frozenset(forms)
+
+
+def _name_in_run(run: str, after_title: bool) -> tuple[int, str] | None:
+    """The personal name inside a capitalised run, with its offset in the run, else None.
+
+    Leading words that are not a name are skipped ("UBND Lê Văn A", "Hà Tĩnh Võ Trọng Hải");
+    a run that is, or opens with, a province name is not a name ("Lâm Đồng").
+    """
+    surnames, prefixes, _, heads = _people_sets()
+    places = _place_forms()
+    words = run.split(" ")
+    folded_words = fold(run).split(" ")
+    for i in range(len(words) - 1):
+        rest = " ".join(words[i:])
+        folded_rest = " ".join(folded_words[i:])
+        if any(" ".join(folded_words[i : i + k]) in places for k in (2, 3, 4)):
+            continue
+        first = words[i]
+        by_title = after_title and i == 0 and not folded_rest.startswith(heads)
+        if first in surnames or rest.startswith(prefixes) or by_title:
+            if len(words) - i > 5:
+                return None
+            return len(" ".join(words[:i])) + (1 if i else 0), rest
+    return None
 
 
 def find_names(text: str) -> list[tuple[int, int, str]]:
     """Personal names: a run of 2-5 capitalised words that opens with a family name.
 
     A province or other place name glued in front ("Chủ tịch UBND tỉnh Hà Tĩnh Võ Trọng Hải")
-    is not part of the name, and a run that is a province name is not a name.
+    is not part of the name, and a run that is a province name is not a name. After "đồng
+    chí", "ông", "bà" any capitalised run is a name ("đồng chí Y Giang Niê").
     """
     out = []
-    place_names = {fold(p.name) for p in provinces()}
-    for m in _name_re().finditer(text):
-        name = m.group()
-        if fold(name) in place_names or any(fold(name).startswith(p + " ") for p in place_names):
-            rest = next(
-                (name[len(p) + 1 :] for p in place_names if fold(name).startswith(p + " ")), ""
-            )
-            inner = _name_re().match(rest)
-            if inner:
-                offset = m.start() + len(name) - len(rest)
-                out.append((offset, offset + inner.end(), inner.group()))
-            continue
-        out.append((m.start(), m.end(), name))
+    for m in _CAP_RUN.finditer(text):
+        after_title = bool(_DONG_CHI.search(fold(text[max(0, m.start() - 12) : m.start()])))
+        found = _name_in_run(m.group(), after_title)
+        if found:
+            offset, name = found
+            start = m.start() + offset
+            out.append((start, start + len(name), name))
     return out
 
 
 _CHAIR_RE = re.compile(r"(?:đồng )?chủ trì(?! ?,? ?phối hợp)")
-_CHAIR_BY_RE = re.compile(r"dưới sự (?:đồng )?chủ trì của")
-_ATTEND_RE = re.compile(r"tham dự|dự hội nghị|đến dự|có sự tham gia|có mặt")
+_CHAIR_BY_RE = re.compile(
+    r"(?:dưới sự|do) (?:đồng )?chủ trì của|chủ trì (?:hội nghị|buổi [\p{L} ]{2,20}) (?:là|có)"
+)
+_ATTEND_RE = re.compile(
+    r"tham dự|dự hội nghị|đến dự|dự có|về dự|có sự tham gia|có mặt|cùng dự|cùng tham dự"
+)
 _CONCLUDE_RE = re.compile(r"kết luận hội nghị|phát biểu kết luận")
 
 
@@ -205,19 +295,24 @@ def find_chairs(doc: NormalizedDoc) -> tuple[str, ...]:
 
     "kết luận hội nghị, đồng chí X" counts only when no sentence says who chaired.
     """
-    for _, text, folded in sentences_text(doc):
+    sentences = sentences_text(doc)
+    for _, text, folded in sentences:
+        if "chủ trì" not in folded:
+            continue
         by = _CHAIR_BY_RE.search(folded)
         if by:
-            names = find_names(text[by.end() : by.end() + 120])
+            names = find_names(text[by.end() : by.end() + 160])
             if names:
                 return (names[0][2],)
         m = _CHAIR_RE.search(folded)
-        if not m or _ATTEND_RE.search(folded, 0, m.start()) and "đồng chủ trì" not in folded:
+        if not m or (_ATTEND_RE.search(folded, 0, m.start()) and "đồng chủ trì" not in folded):
             continue
         chairs = [name for _, _, name in find_names(text[: m.start()])]
+        if not chairs:
+            chairs = [name for _, _, name in find_names(text[m.end() : m.end() + 160])][:1]
         if chairs:
             return tuple(dict.fromkeys(chairs))
-    for _, text, folded in sentences_text(doc):
+    for _, text, folded in sentences:
         m = _CONCLUDE_RE.search(folded)
         if m:
             names = find_names(text[m.end() : m.end() + 120]) or find_names(text[: m.start()])
@@ -226,25 +321,83 @@ def find_chairs(doc: NormalizedDoc) -> tuple[str, ...]:
     return ()
 
 
-def find_attendees(doc: NormalizedDoc) -> tuple[str, ...]:
-    """People said to attend, as "name - title" where a title follows the name."""
+_TITLE_CUT = re.compile(
+    r"[;.]| và (?=[\p{L}])| cùng (?=[\p{L}])| đến dự| tham dự| dự hội nghị| về dự"
+)
+
+
+@cache
+def _rank_re() -> re.Pattern[str]:
+    ranks = "|".join(re.escape(r) for r in sorted(people()["ranks"], key=len, reverse=True))
+    return re.compile(rf"(?<![\p{{L}}])({ranks})\s+$")
+
+
+_ATTEND_PHRASES = (
+    "tham dự",
+    "dự hội nghị",
+    "đến dự",
+    "dự có",
+    "về dự",
+    "có sự tham gia",
+    "có mặt",
+    "cùng dự",
+)
+
+
+def find_attendees(doc: NormalizedDoc, chairs: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """People said to attend, as "rank name - title".
+
+    The title is the one that follows the name ("Lê Ô Pích, Phó Chủ tịch UBND tỉnh") or, when
+    none follows, the one that precedes it ("Phó Bí thư Thường trực Tỉnh ủy Lê Văn Dũng đến
+    dự" -> "Lê Văn Dũng - Phó Bí thư Thường trực Tỉnh ủy").
+    """
+    _, _, _, heads = _people_sets()
+    chair_set = set(find_chairs(doc) if chairs is None else chairs)
     out: list[str] = []
-    for _, text, folded in sentences_text(doc):
-        if not _ATTEND_RE.search(folded) or _CHAIR_RE.search(folded):
-            continue
+    for k in _sentences_with(doc, _ATTEND_PHRASES):
+        sentence = doc.sentences[k]
+        text = doc.text[sentence.start : sentence.end]
         names = find_names(text)
         for i, (a, b, name) in enumerate(names):
+            if name in chair_set:
+                continue
             stop = names[i + 1][0] if i + 1 < len(names) else len(text)
-            title = re.split(r"[;.]", text[b:stop])[0].strip(" -–,:")
-            before = re.search(r"((?:[\p{Lu}][\p{Ll}]*\s){1,3})$", text[max(0, a - 30) : a])
-            rank = before.group(1).strip() if before else ""
-            rank = rank if rank in people()["ranks"] else ""
+            after = text[b:stop]
+            title = ""
+            if after.lstrip()[:1] in (",", "-", "–", "("):
+                title = _TITLE_CUT.split(after, maxsplit=1)[0].strip(" -–,:()")
+            prev_end = names[i - 1][1] if i else 0
+            before = text[prev_end:a]
+            rank = ""
+            rank_m = _rank_re().search(before)
+            if rank_m:
+                rank = rank_m.group(1)
+                before = before[: rank_m.start()]
+            if not title:
+                title = _title_before(before, heads)
             label = " ".join(x for x in (rank, name) if x)
             out.append(f"{label} - {title}" if title else label)
     return tuple(dict.fromkeys(out))
 
 
-_ORGANISER_RE = re.compile(r"tổ chức hội nghị|tổ chức tổng kết|tổ chức sơ kết|tổ chức lễ")
+_CLAUSE_SPLIT = re.compile(r"[,;:.]|(?<![\p{L}])(?:có|gồm|là|và|cùng|đồng chí|các đồng chí)\s")
+
+
+def _title_before(before: str, heads: tuple[str, ...]) -> str:
+    """The title right before a name, when the words before it open with a title word."""
+    tail = _CLAUSE_SPLIT.split(before)[-1].strip(" -–")
+    folded = fold(tail)
+    if tail and folded.startswith(heads) and len(tail.split()) <= 14:
+        return tail
+    return ""
+
+
+_ORGANISER_RE = re.compile(
+    r"(?:tổ chức|tiến hành|long trọng tổ chức) (?:hội nghị|tổng kết|sơ kết|lễ|buổi)"
+    r"|(?:phối hợp )?tổ chức hội nghị"
+)
+_TIME_LEAD_RE = re.compile(r"(?i)sáng|chiều|tối|trưa|ngày|hôm|trong|vừa qua|mới đây")
+_LEAD_DATE_RE = re.compile(r"^.*?\d{1,2}(?:\s?[./-]\s?\d{1,2})?(?:\s?[./-]\s?\d{4})?,\s*")
 
 
 def find_organiser(doc: NormalizedDoc) -> str:
@@ -253,20 +406,33 @@ def find_organiser(doc: NormalizedDoc) -> str:
         m = _ORGANISER_RE.search(folded)
         if m:
             subject = text[: m.start()]
-            subject = re.sub(r"^.*?\d{1,2}\s?[./-]\s?\d{1,2}(?:[./-]\d{4})?,\s*", "", subject)
-            subject = re.sub(r"^\(?[A-ZĐ]{2,6}\)?\s*[-–]\s*", "", subject).strip(" ,")
-            if 2 <= len(subject) <= 200:
+            if subject[:1].isdigit() or _TIME_LEAD_RE.match(subject):
+                subject = _LEAD_DATE_RE.sub("", subject, count=1)
+            subject = subject.strip(" ,")
+            if subject.endswith((" đã", " đã long trọng")):
+                subject = subject.rsplit(" đã", 1)[0]
+            if 2 <= len(subject) <= 200 and subject[:1].isupper():
                 return subject
     return ""
 
 
-def find_directions(doc: NormalizedDoc, plan_year: int | None) -> tuple[str, ...]:
+_DIRECTION_MARKERS = (
+    "yêu cầu",
+    "đề nghị",
+    "nhiệm vụ thời gian tới",
+    "nhiệm vụ trong thời gian tới",
+    "phương hướng",
+    "năm tới",
+)
+
+
+def find_directions(
+    doc: NormalizedDoc, plan_year: int | None, flags: list[bool] | None = None
+) -> tuple[str, ...]:
     """Sentences that set tasks for the next period (for the per-conference section)."""
-    marker = re.compile(r"yêu cầu|đề nghị|nhiệm vụ (?:trong )?thời gian tới|phương hướng|năm tới")
-    out = []
-    for _, text, folded in sentences_text(doc):
-        if marker.search(folded) or is_plan_sentence(folded, plan_year):
-            out.append(text)
+    flags = flags if flags is not None else plan_flags(doc, plan_year)
+    hits = set(_sentences_with(doc, _DIRECTION_MARKERS))
+    out = [doc.text[s.start : s.end] for i, s in enumerate(doc.sentences) if flags[i] or i in hits]
     return tuple(out[:6])
 
 
@@ -282,90 +448,193 @@ class ProvinceGuess:
     region: str
 
 
+# capitalised runs that may hold a province: "Bà Rịa - Vũng Tàu", "TP.HCM", "Thừa Thiên-Huế"
+_PLACE_RUN = re.compile(r"(?<![\p{L}])\p{Lu}[\p{L}'’]*(?:(?: - | – |-|–|\.| )\p{Lu}[\p{L}'’]*)*")
+_PREFIX_BEFORE = re.compile(r"(?:tỉnh|thành phố|tp\.?)\s*$")
+_LIST_GLUE = re.compile(r"^(?:,| và| cùng| với| -|, tỉnh| và tỉnh|, thành phố)\s*$")
+
+
 @cache
-def _province_re() -> tuple[re.Pattern[str], dict[str, str]]:
+def _province_index() -> dict[str, Any]:
+    """Folded form -> canonical name, forms by first word, and the word lists."""
+    lists = province_lists()
     forms: dict[str, str] = {}
     for p in provinces():
         for form in (p.name, *p.variants):
             forms[fold(form)] = p.name
         if p.name.startswith("TP. "):
             forms[fold(p.name[4:])] = p.name
-    alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-    return re.compile(rf"(?<![\p{{L}}])(?:{alternation})(?![\p{{L}}])"), forms
+    by_first: dict[str, list[str]] = {}
+    for form in sorted(forms, key=len, reverse=True):
+        first = re.split(r"[ .\-]", form, maxsplit=1)[0]
+        by_first.setdefault(first, []).append(form)
+    inner = tuple(
+        sorted((fold(w) for w in lists.get("inner_place_words") or ()), key=len, reverse=True)
+    )
+    return {
+        "forms": forms,
+        "by_first": by_first,
+        "needs_prefix": frozenset(fold(w) for w in lists.get("needs_prefix") or ()),
+        "inner": re.compile(rf"(?:^|\s)(?:{'|'.join(re.escape(w) for w in inner)})\s*$"),
+        "national": frozenset(lists.get("national_codes") or ()),
+        "new_names": lists.get("new_names") or {},
+    }
 
 
-def province_mentions(doc: NormalizedDoc) -> Counter[str]:
-    """Provinces named in the analysed text and the title; "tỉnh X" counts double.
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    province: str
+    start: int
+    end: int
+    form: str
+    prefixed: bool
 
-    A mention must be capitalised as a name ("hòa bình" is peace), must not sit inside a
-    person's name ("Nguyễn Thái Bình"), and "Lào" of "Việt Nam - Lào" is no "Lào Cai".
+
+_WORD_IN_RUN = re.compile(r"[^ .\-–]+")
+
+
+def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
+    idx = _province_index()
+    surnames = _folded_surnames()
+    out = []
+    for run in _PLACE_RUN.finditer(doc.text, s, e):
+        folded_run = doc.folded[run.start() : run.end()]
+        words = [(w.start(), w.group()) for w in _WORD_IN_RUN.finditer(folded_run)]
+        k = 0
+        while k < len(words):
+            offset, word = words[k]
+            hit = None
+            for form in idx["by_first"].get(word, ()):
+                if folded_run.startswith(form, offset):
+                    end_off = offset + len(form)
+                    if end_off == len(folded_run) or not folded_run[end_off].isalpha():
+                        hit = form
+                        break
+            if hit is None:
+                k += 1
+                continue
+            a = run.start() + offset
+            b = a + len(hit)
+            rest = doc.folded[b : run.end()].strip(" -–.").split()
+            # "Nguyễn Thái Bình": inside a person's name; "Điện Biên Phủ": inside a longer name;
+            # "Hà Tĩnh Võ Trọng Hải" is a province followed by a person's name
+            inside_name = k > 0 and words[0][1] in surnames
+            longer_name = bool(rest) and (len(rest) < 2 or rest[0] not in surnames)
+            before = doc.folded[max(s, a - 25) : a]
+            prefixed = bool(_PREFIX_BEFORE.search(before))
+            inner = not prefixed and bool(idx["inner"].search(before))
+            needs = hit in idx["needs_prefix"] and not prefixed
+            if not (inside_name or longer_name or inner or needs):
+                out.append(_Mention(idx["forms"][hit], a, b, hit, prefixed))
+            k += 1 + len(_WORD_IN_RUN.findall(hit)) - 1
+    return out
+
+
+@cache
+def _folded_surnames() -> frozenset[str]:
+    return frozenset(fold(n) for n in people()["surnames"])
+
+
+def province_mentions(doc: NormalizedDoc) -> dict[str, float]:
+    """Scores of the provinces named in the analysed text and the title.
+
+    A mention counts 1, "tỉnh X" 2, a mention in the title one more; a province in a list of
+    provinces ("các tỉnh An Giang, Kiên Giang, Cà Mau") counts 0.5, since a list names places
+    the report is about, not the one it is from. A mention must be capitalised as a name
+    ("hòa bình" is peace), must not sit inside a person's name ("Nguyễn Thái Bình") or a longer
+    name ("Điện Biên Phủ"), and must not follow "xã", "huyện", "đường" ("xã Hòa Bình").
     """
-    pattern, forms = _province_re()
-    counts: Counter[str] = Counter()
-    spans = [(s.start, s.end) for s in doc.sentences]
-    if doc.title and doc.title in doc.text:
-        start = doc.text.index(doc.title)
-        spans.append((start, start + len(doc.title)))
-    for s, e in spans:
-        for m in pattern.finditer(doc.folded, s, e):
-            written = doc.text[m.start() : m.end()]
-            if not written[0].isupper():
-                continue
-            if _inside_person_name(doc.text, m.start(), s):
-                continue
-            province = forms[m.group()]
-            before = doc.folded[max(s, m.start() - 12) : m.start()]
-            counts[province] += 2 if re.search(r"(?:tỉnh|thành phố|tp\.?)\s*$", before) else 1
+    spans = [(s.start, s.end, False) for s in doc.sentences]
+    spans += [(a, b, True) for a, b, kind in doc.boilerplate if kind == "title"]
+    spans.sort()
+    starts = [s for s, _, _ in spans]
+    by_span: dict[int, list[_Mention]] = {}
+    for m in _mentions_in(doc, 0, len(doc.text)):
+        i = bisect_right(starts, m.start) - 1
+        if i >= 0 and m.end <= spans[i][1]:
+            by_span.setdefault(i, []).append(m)
+    counts: dict[str, float] = {}
+    for i, found in by_span.items():
+        s, _, is_title = spans[i]
+        listed: set[int] = set()
+        for x, y in zip(found, found[1:], strict=False):
+            if x.province != y.province and _LIST_GLUE.match(doc.folded[x.end : y.start]):
+                listed.update((id(x), id(y)))
+        for m in found:
+            score = 0.5 if id(m) in listed else (2.0 if m.prefixed else 1.0)
+            counts[m.province] = counts.get(m.province, 0.0) + score + (1.0 if is_title else 0.0)
     return counts
 
 
-def _inside_person_name(text: str, start: int, floor: int) -> bool:
-    run = re.search(r"((?:[\p{Lu}][\p{Ll}]*\s)+)$", text[max(floor, start - 40) : start])
-    if not run:
-        return False
-    first = run.group(1).split()[0]
-    return first in set(people()["surnames"])
+_QK_RE = re.compile(r"quân khu\s+(\d)(?!\d)")
 
 
 def find_military_region(doc: NormalizedDoc) -> str:
     """The Quân khu the text names most ("Quân khu 4" -> "4"), else ""."""
-    found = Counter(re.findall(r"quân khu\s+(\d)", doc.folded))
+    if "quân khu" not in doc.folded:
+        return ""
+    found = Counter(_QK_RE.findall(doc.folded))
     return found.most_common(1)[0][0] if found else ""
 
 
-def find_province(doc: NormalizedDoc) -> ProvinceGuess:
+def find_province(
+    doc: NormalizedDoc, year: int | None = None, organiser: str = ""
+) -> ProvinceGuess:
     """Decide the province: the manifest, else a byline code, else one dominant name in the text.
 
     "Quân khu N" only narrows: a candidate outside that region is dropped, and the region never
-    names a province alone. Ties, or several provinces without one dominant, stay unknown.
+    names a province alone. A report after the 2025 merger may name the old provinces its new
+    unit absorbed ("tỉnh Tuyên Quang mới, hợp nhất từ Tuyên Quang và Hà Giang"): those do not
+    compete with it. Without a name scoring at least 2 and twice the next, it stays unknown.
     """
     by_name = {p.name: p for p in provinces()}
+    idx = _province_index()
     region = find_military_region(doc)
     manifest = doc.meta_value("province")
     if manifest:
-        _, forms = _province_re()
-        name = forms.get(fold(manifest), manifest)
+        name = idx["forms"].get(fold(manifest), manifest)
         known = by_name.get(name)
         return ProvinceGuess(name, "manifest.csv", str(known.region) if known else region)
+    codes_seen = []
     for a, b, kind in doc.boilerplate:
         if kind != "dateline":
             continue
         code = re.search(r"\(([^)]+)\)", doc.text[a:b])
+        if not code:
+            continue
+        codes_seen.append(code.group(1))
         for p in provinces():
-            if code and code.group(1) in p.byline_codes:
+            if code.group(1) in p.byline_codes:
                 return ProvinceGuess(p.name, f"byline code ({code.group(1)})", str(p.region))
     counts = province_mentions(doc)
+    if organiser:
+        # the body that held the conference belongs to its province ("Ban Dân vận Thành ủy
+        # TP.HCM", "UBND tỉnh Tuyên Quang"): one more point
+        folded_org = fold(organiser)
+        for name in list(counts):
+            forms = [f for f, n in idx["forms"].items() if n == name]
+            if any(f in folded_org for f in forms):
+                counts[name] += 1
     if region:
-        counts = Counter({k: v for k, v in counts.items() if str(by_name[k].region) == region})
+        counts = {k: v for k, v in counts.items() if str(by_name[k].region) == region}
     if not counts:
         why = f"not named; Quân khu {region} narrows it only" if region else "not named in the text"
+        if codes_seen and codes_seen[0] not in idx["national"]:
+            why += f"; byline code ({codes_seen[0]}) not known"
         return ProvinceGuess("", why, region)
-    ranked = counts.most_common()
-    if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    top, top_score = ranked[0]
+    if year is None or year >= 2025:
+        merged = by_name[top].merged_into
+        ranked = [(n, v) for n, v in ranked if n == top or by_name[n].merged_into != merged]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    if top_score < 2 or top_score < 2 * second:
         names = ", ".join(n for n, _ in ranked[:3])
-        return ProvinceGuess("", f"several provinces named ({names})", region)
-    name = ranked[0][0]
-    return ProvinceGuess(name, "named in the text", str(by_name[name].region))
+        return ProvinceGuess("", f"no dominant province named ({names})", region)
+    name = top
+    if year is not None and year >= 2025 and name in idx["new_names"]:
+        name = idx["new_names"][name]  # "Thừa Thiên Huế" is "Huế" from 1 July 2025
+    return ProvinceGuess(name, "named in the text", str(by_name[top].region))
 
 
 # --- all together ---------------------------------------------------------------------------
@@ -376,7 +645,9 @@ def read_meta(doc: NormalizedDoc) -> DocMeta:
     period = find_period(doc)
     year = find_year(doc, period)
     plan_year = find_plan_year(doc, year)
-    province = find_province(doc)
+    organiser = find_organiser(doc)
+    province = find_province(doc, year, organiser)
+    chairs = find_chairs(doc)
     return DocMeta(
         doc_id=doc.doc_id,
         title=doc.title,
@@ -388,8 +659,8 @@ def read_meta(doc: NormalizedDoc) -> DocMeta:
         province_reason=province.reason,
         military_region=province.region,
         conference_date=find_conference_date(doc, year),
-        chairs=find_chairs(doc),
-        attendees=find_attendees(doc),
-        organiser=find_organiser(doc),
+        chairs=chairs,
+        attendees=find_attendees(doc, chairs),
+        organiser=organiser,
         directions=find_directions(doc, plan_year),
     )

@@ -6,26 +6,33 @@ counts something; years, dates, periods, document numbers, names with numbers, d
 phone numbers and list numbering are recognised and refused, each with a reason that the
 tests check.
 
-One compiled pattern finds every number; the checks look only at a few characters around it,
-which keeps the grammar fast (see bench/).
+One compiled pattern (``NUMBER_RE``) finds every number; the checks then look only at a few
+characters around it, with patterns compiled once (``_patterns``). Spelled-out numbers and
+vague amounts are found from a substring test first, so a report without them costs nothing.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import regex as re
 
 from tasks.catalog import grammar, words_alternation
 from tasks.normalize import fold
+from tasks.records import Sentence
 
 _NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
-#: Every number of the text; ``b`` is the second part of "a/b" or "a-b".
+#: Every number of the text; ``b`` is the second part of "a/b", "a-b" or "a đến b".
 NUMBER_RE = re.compile(
-    rf"(?<![\p{{L}}\d.,\-–])(?<!\d\s?/\s?)(?P<a>{_NUM})(?:(?P<sep>\s?/\s?|\s?[-–]\s?)(?P<b>{_NUM}))?"
+    rf"(?<![\p{{L}}\d.,\-–])(?<!\d\s?/\s?)(?P<a>{_NUM})"
+    rf"(?:(?P<sep>\s?/\s?|\s?[-–]\s?|\s(?:đến|tới)\s)(?P<b>{_NUM})(?![.,]\d))?"
 )
 YEAR_MIN, YEAR_MAX = 1900, 2099
+_NUM_FULL = re.compile(rf"(?:{_NUM})")
 
 
 def parse_number(token: str) -> float:
@@ -37,7 +44,7 @@ def parse_number(token: str) -> float:
     Raises:
         ValueError: when ``token`` is not a number in Vietnamese format.
     """
-    if not re.fullmatch(_NUM, token):
+    if not _NUM_FULL.fullmatch(token):
         raise ValueError(f"not a Vietnamese number: {token!r}")
     return float(token.replace(".", "").replace(",", "."))
 
@@ -53,13 +60,12 @@ class Mention:
 
     Attributes:
         value: the number, scaled by "nghìn/triệu/tỷ".
-        value_max: the upper end of a range ("25-30%"), else None.
+        value_max: the upper end of a range ("25-30%", "từ 25 đến 30%"), else None.
         denominator: b of "a/b", else None.
         unit: "%", a currency, or the head of the counted noun.
         noun_phrase: the counted noun phrase as written ("" for "%" or money with nothing after).
         qualifier: hơn, gần, khoảng, … (lower case), else "".
         start, end: offsets of the number ("319/411") in the text.
-        vague: True for "hàng chục nghìn": no value is given.
     """
 
     value: float
@@ -85,36 +91,61 @@ class Refusal:
 
 
 @cache
-def _patterns() -> dict[str, re.Pattern[str]]:
+def _patterns() -> dict[str, Any]:
     g = grammar()
-    prefixes = "|".join(
-        r"(?<!tổng )số" if p == "số" else re.escape(fold(p))
-        for p in sorted(g["identifier_prefixes"], key=len, reverse=True)
-    )
     time_units = words_alternation(g["time_units"])
     exceptions = words_alternation(g["time_unit_exceptions"])
     stop = words_alternation(g["noun_stop_words"])
+    digits = sorted({fold(d) for d in g["spelled_digits"]} | {"mười"}, key=len, reverse=True)
+
+    def phrase_set(key: str) -> tuple[frozenset[str], int]:
+        words = frozenset(fold(w) for w in g[key])
+        return words, max(len(w.split()) for w in words)
+
     return {
-        "qualifier": re.compile(rf"(?:^|[\s(])({words_alternation(g['qualifiers'])})\s*$"),
-        "identifier": re.compile(rf"(?:^|[\s(])(?:{prefixes})\s*$"),
-        "date_lead": re.compile(rf"(?:^|\s)(?:{words_alternation(g['date_lead_words'])})\s*$"),
-        "time_unit": re.compile(rf"\s*(?!(?:{exceptions})\b)(?:{time_units})\b"),
-        "scale": re.compile(rf"\s*({words_alternation(list(g['scales']))})\b"),
-        "currency": re.compile(rf"\s*({words_alternation(list(g['currencies']))})(?![\p{{L}}])"),
-        "percent": re.compile(r"\s*(?:%|phần trăm\b)"),
-        "stop": re.compile(rf"(?:{stop})(?![\p{{L}}])"),
-        "vague": re.compile(
-            rf"(?<![\p{{L}}])({words_alternation(g['vague_amounts'])})(?![\p{{L}}])"
+        "qualifiers": phrase_set("qualifiers"),
+        "identifiers": phrase_set("identifier_prefixes"),
+        "date_leads": phrase_set("date_lead_words"),
+        "articles": phrase_set("article_before_mot"),
+        "time_unit": re.compile(
+            rf"\s*(?!(?:{exceptions})(?![\p{{L}}]))(?:{time_units})(?![\p{{L}}])"
         ),
-        "spelled": re.compile(_spelled_regex(g), re.V1),
+        "scale": re.compile(rf"\s*({words_alternation(list(g['scales']))})(?![\p{{L}}])"),
+        "currency": re.compile(rf"\s*({words_alternation(list(g['currencies']))})(?![\p{{L}}])"),
+        "percent": re.compile(r"\s*(?:%|phần trăm(?![\p{L}]))"),
+        "stop": re.compile(rf"(?:{stop})(?![\p{{L}}])"),
+        "stop_firsts": frozenset(fold(w).split()[0] for w in g["noun_stop_words"]),
+        "vague": re.compile(rf"({words_alternation(g['vague_amounts'])})(?![\p{{L}}])"),
+        "vague_heads": tuple(sorted({fold(v).split()[0] + " " for v in g["vague_amounts"]})),
+        "spelled": re.compile(_spelled_regex(g)),
+        "spelled_heads": tuple(d + " " for d in digits),
+        "scales": {fold(k): float(v) for k, v in g["scales"].items()},
+        "currencies": {fold(k): str(v) for k, v in g["currencies"].items()},
+        "digits": {fold(k): int(v) for k, v in g["spelled_digits"].items()},
+        "unit_starts": frozenset(
+            fold(w)[:1]
+            for w in [*g["time_units"], *g["scales"], *g["currencies"], "%", "phần trăm"]
+        ),
     }
 
 
-def _spelled_regex(g: dict) -> str:
+def _qualifier(before: str) -> str:
+    words, n = _patterns()["qualifiers"]
+    return tail_phrase(before, words, n)
+
+
+def _is_identifier(before: str) -> bool:
+    words, n = _patterns()["identifiers"]
+    found = tail_phrase(before, words, n)
+    # "tổng số 1.200 người" counts; "Chỉ thị số 21" names
+    return bool(found) and not (found == "số" and before.rstrip().endswith("tổng số"))
+
+
+def _spelled_regex(g: dict[str, Any]) -> str:
     digits = "|".join(sorted((fold(d) for d in g["spelled_digits"]), key=len, reverse=True))
     nouns = words_alternation(g["spelled_counted_nouns"])
     number = rf"(?:(?:{digits}) mươi(?: (?:{digits}))?|mười(?: (?:{digits}))?|(?:{digits}))"
-    return rf"(?<![\p{{L}}])(?P<num>{number}) (?=(?:{nouns})(?![\p{{L}}]))"
+    return rf"(?P<num>{number}) (?=(?:{nouns})(?![\p{{L}}]))"
 
 
 def spelled_value(words: str) -> int:
@@ -123,16 +154,49 @@ def spelled_value(words: str) -> int:
     Raises:
         ValueError: for words that are not a spelled number.
     """
-    digits = {fold(k): v for k, v in grammar()["spelled_digits"].items()}
+    digits = _patterns()["digits"]
     parts = fold(words).split()
-    if parts and parts[0] == "mười":
-        rest = parts[1:]
-        return 10 + (digits[rest[0]] if rest else 0)
-    if len(parts) >= 2 and parts[1] == "mươi":
-        return digits[parts[0]] * 10 + (digits[parts[2]] if len(parts) > 2 else 0)
-    if len(parts) == 1 and parts[0] in digits:
-        return digits[parts[0]]
+    try:
+        if parts and parts[0] == "mười":
+            rest = parts[1:]
+            if len(rest) <= 1:
+                return 10 + (digits[rest[0]] if rest else 0)
+        elif len(parts) >= 2 and parts[1] == "mươi" and len(parts) <= 3:
+            return digits[parts[0]] * 10 + (digits[parts[2]] if len(parts) > 2 else 0)
+        elif len(parts) == 1:
+            return digits[parts[0]]
+    except KeyError:
+        pass
     raise ValueError(f"not a spelled number: {words!r}")
+
+
+# --- cheap character tests -----------------------------------------------------------------
+
+
+def tail_phrase(before: str, phrases: frozenset[str], max_words: int) -> str:
+    """The longest phrase of ``phrases`` that ``before`` ends with (whole words), else "".
+
+    Cheaper than a regex anchored at ``$``, which retries its alternation at every position:
+    "hoàn thành hơn " -> "hơn"; "Chỉ thị số " -> "số"; "(tổng số " -> "" for {"số"} only when
+    "tổng số" is itself excluded by the caller.
+    """
+    words = before.rstrip().rsplit(None, max_words)
+    words = words[-max_words:]
+    for k in range(len(words), 0, -1):
+        phrase = " ".join(words[-k:]).lstrip("(")
+        if phrase in phrases:
+            return phrase
+    return ""
+
+
+_DATE_SEPS = frozenset("./-")
+_UPPER_CODE = re.compile(r"[\p{Lu}Đ]")
+_CAPITALISED_BEFORE = re.compile(r"([\p{L}]+)\s$")
+_CLAUSE_START = re.compile(r"[,;:(\"“]\s*$")
+_NOUN_WORD = re.compile(r"[\p{L}\d-]+")
+_FIRST_WORD = re.compile(r"\s*(\p{L}+)")
+_PUNCT_STOP_CHARS = frozenset(",;:.!?()[]\"“”'‘’/…")
+_PHONE_BEFORE = re.compile(r"(?<!\d)0\d{2,3}[ .]$")
 
 
 # --- the grammar ---------------------------------------------------------------------------
@@ -164,6 +228,34 @@ def read_numbers(
     return mentions, refusals
 
 
+def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> list[list[Mention]]:
+    """The mentions of every sentence of a document, with one pass of ``NUMBER_RE``.
+
+    Numbers outside the sentences (boilerplate) are skipped.
+    """
+    out: list[list[Mention]] = [[] for _ in sentences]
+    if not sentences:
+        return out
+    starts = [s.start for s in sentences]
+    for m in NUMBER_RE.finditer(text):
+        i = bisect_right(starts, m.start()) - 1
+        if i < 0:
+            continue
+        s = sentences[i]
+        if m.end() > s.end:
+            continue
+        result = _read_one(text, folded, m, s.start, s.end)
+        if isinstance(result, Mention):
+            out[i].append(result)
+    p = _patterns()
+    if any(head in folded for head in p["spelled_heads"]):
+        for i, s in enumerate(sentences):
+            found = _spelled(text, folded, s.start, s.end)
+            if found:
+                out[i] = sorted([*out[i], *found], key=lambda x: x.start)
+    return out
+
+
 def _read_one(
     text: str, folded: str, m: re.Match[str], s_start: int, s_end: int
 ) -> Mention | Refusal:
@@ -172,36 +264,40 @@ def _read_one(
     n_start, n_end = m.start(), m.end()
     before = folded[max(s_start, n_start - 60) : n_start]
     after = folded[n_end:s_end]
+    nxt = text[n_end : n_end + 3]
 
     def refuse(reason: str) -> Refusal:
         return Refusal(n_start, n_end, reason)
 
-    if re.match(r"[.,]\d", text[n_end : n_end + 2]):
+    if len(nxt) >= 2 and nxt[0] in ".," and nxt[1].isdigit():
         return refuse("date or foreign decimal (27.11)")
-    if re.match(r"[-/]\s?[\p{Lu}Đ]", text[n_end : n_end + 3]):
+    if nxt[:1] in ("-", "/") and _UPPER_CODE.match(nxt.replace(" ", "")[1:2] or " "):
         return refuse("document symbol (09-NQ/TU, 123/KH-UBND)")
+    if nxt[:1].isalpha() and (nxt[:1].isupper() or nxt[:1] == "h"):
+        return refuse("code or time glued to the number (1A, 5G, 20h30)")
     if b and is_year(a) and is_year(b):
         return refuse("period (2016 - 2020)")
     if is_year(a) and not b:
         return refuse("year")
-    if b and sep == "/" and _looks_like_date(a, b, before, after):
-        return refuse("date (29/12)")
-    if b and sep != "/" and _looks_like_date(a, b, before, after):
-        return refuse("date (27-11)")
-    digits = re.sub(r"\D", "", m.group())
+    if b and sep in ("/", "-", "–") and _looks_like_date(a, b, before, after):
+        return refuse("date (29/12, 27-11)")
+    digits = sum(c.isdigit() for c in m.group())
     if (
         (a.startswith("0") and len(a.replace(".", "")) >= 4)
-        or len(digits) >= 10
-        or re.search(r"(?<!\d)0\d{2,3}[ .]$", text[max(s_start, n_start - 6) : n_start])
+        or digits >= 10
+        or (before[-1:] == " " and _PHONE_BEFORE.search(text, max(s_start, n_start - 6), n_start))
     ):
         return refuse("phone or code number")
-    if p["identifier"].search(before):
+    if _is_identifier(before) and ("." not in a or len(a) < 5):
         return refuse("identifier (Quân khu 4, Chỉ thị số 21, năm 2023)")
-    if _after_capitalised_name(text, n_start, s_start):
-        return refuse("name with a number (Sư đoàn 324)")
-    if n_start == s_start and re.match(r"[.)]", text[n_end : n_end + 1]):
+    plain = "." not in a and "," not in a
+    if plain and _after_capitalised_name(text, n_start, s_start):
+        scaled = p["scale"].match(after) or p["currency"].match(after) or after[:1] == "%"
+        if not scaled:
+            return refuse("name with a number (Sư đoàn 324)")
+    if n_start == s_start and nxt[:1] in (".", ")"):
         return refuse("list numbering")
-    if p["time_unit"].match(after):
+    if after[:1] == " " and after[1:2] in p["unit_starts"] and p["time_unit"].match(after):
         return refuse("duration or age (qua 5 năm)")
 
     value = parse_number(a)
@@ -215,21 +311,22 @@ def _read_one(
 
     pos = 0
     scale = 1.0
-    scales = grammar()["scales"]
-    while sm := p["scale"].match(after, pos):
-        scale *= float(scales.get(sm.group(1), scales.get(_unfold_key(scales, sm.group(1)), 1)))
+    while after[pos + 1 : pos + 2] in p["unit_starts"] and (sm := p["scale"].match(after, pos)):
+        scale *= p["scales"].get(sm.group(1), 1.0)
         pos = sm.end()
     unit = ""
-    if pm := p["percent"].match(after, pos):
+    if after[pos : pos + 1] == "%" or after[pos + 1 : pos + 2] == "%":
+        unit, pos = "%", after.index("%", pos) + 1
+    elif (pm := p["percent"].match(after, pos)) and after[pos + 1 : pos + 2] == "p":
         unit, pos = "%", pm.end()
-    elif cm := p["currency"].match(after, pos):
-        unit, pos = _currency(cm.group(1)), cm.end()
+    elif after[pos + 1 : pos + 2] in p["unit_starts"] and (cm := p["currency"].match(after, pos)):
+        unit, pos = p["currencies"].get(cm.group(1), cm.group(1)), cm.end()
     noun = _noun_phrase(text, folded, n_end + pos, s_end)
     if not unit:
         if not noun:
             return refuse("no counted noun after the number")
         unit = unit_head(noun)
-    qual = p["qualifier"].search(before)
+    qual = _qualifier(before)
     return Mention(
         value=value * scale,
         unit=unit,
@@ -238,17 +335,8 @@ def _read_one(
         noun_phrase=noun,
         denominator=denominator,
         value_max=value_max * scale if value_max is not None else None,
-        qualifier=qual.group(1) if qual else "",
+        qualifier=qual,
     )
-
-
-def _unfold_key(mapping: dict, folded_key: str) -> str:
-    return next((k for k in mapping if fold(k) == folded_key), folded_key)
-
-
-def _currency(word: str) -> str:
-    currencies = grammar()["currencies"]
-    return str(currencies[_unfold_key(currencies, word)])
 
 
 def _looks_like_date(a: str, b: str, before: str, after: str) -> bool:
@@ -257,49 +345,57 @@ def _looks_like_date(a: str, b: str, before: str, after: str) -> bool:
     day, month = int(a), int(b)
     if not (1 <= day <= 31 and 1 <= month <= 12):
         return False
-    if re.match(r"[/.-]\d{2,4}", after):
+    if len(after) >= 3 and after[0] in _DATE_SEPS and after[1:3].isdigit():
         return True  # 15/12/2022
-    if _patterns()["date_lead"].search(before):
+    words, n = _patterns()["date_leads"]
+    if tail_phrase(before, words, n):
         return True  # Chiều 29/12, ngày 15-12
     return not _noun_starts(after)
 
 
 def _noun_starts(after: str) -> bool:
-    m = re.match(r"\s*(\p{L}+)", after)
-    return bool(m) and not _patterns()["stop"].match(m.group(1))
+    m = _FIRST_WORD.match(after)
+    return bool(m) and m.group(1) not in _patterns()["stop_firsts"]
 
 
 def _after_capitalised_name(text: str, n_start: int, s_start: int) -> bool:
     """ "Đoàn 379", "Trung đoàn 812": a capitalised word right before the number, mid-sentence."""
-    m = re.search(r"([\p{L}]+)\s$", text[max(s_start, n_start - 40) : n_start])
+    if n_start - s_start < 2 or text[n_start - 1] != " " or not text[n_start - 2].isalpha():
+        return False
+    m = _CAPITALISED_BEFORE.search(text, max(s_start, n_start - 40), n_start)
     if not m or not m.group(1)[0].isupper():
         return False
     word_start = n_start - len(m.group(0))
-    if word_start <= s_start or re.search(r"[,;:(\"“]\s*$", text[s_start:word_start]):
+    if word_start <= s_start or _CLAUSE_START.search(text, s_start, word_start):
         return False  # first word of a sentence or clause: "Hơn 300 ...", "Có 5 ..."
-    return not _patterns()["qualifier"].search(fold(m.group(1)) + " ")
-
-
-_PUNCT_STOP = re.compile(r"[,;:.!?()\[\]\"“”'‘’/…]|\s[-–—]\s")
+    return not _qualifier(fold(m.group(1)))
 
 
 def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 7) -> str:
-    """The counted noun phrase after a number, as written, up to punctuation or a stop word."""
+    """The counted noun phrase after a number, as written, up to punctuation or a stop word.
+
+    It also stops at another figure ("3 chiếc tàu cá trị giá 1,8 tỷ" -> "chiếc tàu cá").
+    """
     stop = _patterns()["stop"]
     words: list[str] = []
     i = pos
     while len(words) < max_words:
-        m = re.match(r"\s*", text[i:s_end])
-        i += m.end() if m else 0
-        if i >= s_end or _PUNCT_STOP.match(text, i, s_end):
+        while i < s_end and text[i] == " ":
+            i += 1
+        if i >= s_end:
+            break
+        ch = text[i]
+        if ch in _PUNCT_STOP_CHARS or ch.isdigit():
+            break
+        if ch in "-–—" and text[i + 1 : i + 2] == " ":
             break
         if stop.match(folded, i, s_end) and (i == 0 or not folded[i - 1].isalpha()):
             break
-        w = re.match(r"[\p{L}\d-]+", text[i:s_end])
+        w = _NOUN_WORD.match(text, i, s_end)
         if not w:
             break
         words.append(w.group())
-        i += w.end()
+        i = w.end()
     return " ".join(words)
 
 
@@ -310,6 +406,7 @@ def _unit_words() -> tuple[tuple[str, ...], frozenset[str]]:
     return known, frozenset(fold(u) for u in g["one_syllable_units"])
 
 
+@cache
 def unit_head(noun: str) -> str:
     """The unit of a counted noun phrase, as written.
 
@@ -328,23 +425,38 @@ def unit_head(noun: str) -> str:
 
 
 def _spelled(text: str, folded: str, start: int, end: int) -> list[Mention]:
+    p = _patterns()
+    segment = folded[start:end]
+    if not any(head in segment for head in p["spelled_heads"]):
+        return []
     out = []
-    for m in _patterns()["spelled"].finditer(folded, start, end):
-        before = folded[max(start, m.start() - 30) : m.start()]
-        if _patterns()["identifier"].search(before):
+    last_end = -1
+    for m in p["spelled"].finditer(folded, start, end):
+        n_start = m.start("num")
+        if n_start < last_end or (n_start > 0 and folded[n_start - 1].isalpha()):
             continue
+        last_end = m.end()
+        before = folded[max(start, n_start - 30) : n_start]
+        if _is_identifier(before):
+            continue
+        # "Hai đơn vị duy trì ...", "Hai bên ...": a spelled number opening a sentence or clause
+        # points back to things already named; it does not count them again
+        if not before.strip() or before.rstrip()[-1:] in (",", ";", ":"):
+            continue
+        if m.group("num") == "một" and tail_phrase(before, *p["articles"]):
+            continue  # "là một đơn vị tiêu biểu": an article, not a count
         noun = _noun_phrase(text, folded, m.end(), end)
         if not noun:
             continue
-        qual = _patterns()["qualifier"].search(before)
+        qual = _qualifier(before)
         out.append(
             Mention(
                 value=float(spelled_value(m.group("num"))),
                 unit=unit_head(noun),
-                start=m.start("num"),
+                start=n_start,
                 end=m.end("num"),
                 noun_phrase=noun,
-                qualifier=qual.group(1) if qual else "",
+                qualifier=qual,
             )
         )
     return out
@@ -352,4 +464,12 @@ def _spelled(text: str, folded: str, start: int, end: int) -> list[Mention]:
 
 def find_vague(folded: str, start: int, end: int) -> list[tuple[int, int]]:
     """Spans of amounts without a figure ("hàng chục nghìn ngày công"), to flag, never to count."""
-    return [(m.start(), m.end()) for m in _patterns()["vague"].finditer(folded, start, end)]
+    p = _patterns()
+    segment = folded[start:end]
+    if not any(head in segment for head in p["vague_heads"]):
+        return []
+    out = []
+    for m in p["vague"].finditer(folded, start, end):
+        if m.start() == 0 or not folded[m.start() - 1].isalpha():
+            out.append((m.start(), m.end()))
+    return out
