@@ -149,14 +149,65 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # --- low-level helpers ---------------------------------------------------------------------------
 
+# WordprocessingML fixes the order of the children of these elements (ECMA-376 part 1, 17.3 and
+# 17.4); Word refuses a file that breaks it, so new children are inserted in their place.
+SEQUENCES: dict[str, tuple[str, ...]] = {
+    "w:pPr": (
+        "w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr",
+        "w:widowControl", "w:numPr", "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs",
+        "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+        "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
+        "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+        "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
+        "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr",
+        "w:pPrChange",
+    ),
+    "w:tblPr": (
+        "w:tblStyle", "w:tblpPr", "w:tblOverlap", "w:bidiVisual", "w:tblStyleRowBandSize",
+        "w:tblStyleColBandSize", "w:tblW", "w:jc", "w:tblCellSpacing", "w:tblInd",
+        "w:tblBorders", "w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption",
+        "w:tblDescription", "w:tblPrChange",
+    ),
+    "w:tcPr": (
+        "w:cnfStyle", "w:tcW", "w:gridSpan", "w:hMerge", "w:vMerge", "w:tcBorders", "w:shd",
+        "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark",
+        "w:headers", "w:cellIns", "w:cellDel", "w:cellMerge", "w:tcPrChange",
+    ),
+    "w:rPr": (
+        "w:rStyle", "w:rFonts", "w:b", "w:bCs", "w:i", "w:iCs", "w:caps", "w:smallCaps",
+        "w:strike", "w:dstrike", "w:outline", "w:shadow", "w:emboss", "w:imprint",
+        "w:noProof", "w:snapToGrid", "w:vanish", "w:webHidden", "w:color", "w:spacing", "w:w",
+        "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u", "w:effect", "w:bdr",
+        "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em", "w:lang",
+        "w:eastAsianLayout", "w:specVanish", "w:oMath",
+    ),
+}  # fmt: skip
+
+
+def _insert(parent: Any, child: Any) -> Any:
+    """Insert ``child`` into ``parent`` before the first sibling that must follow it."""
+    order = SEQUENCES[_prefixed(parent.tag)]
+    tag = _prefixed(child.tag)
+    for later in order[order.index(tag) + 1 :]:
+        found = parent.find(qn(later))
+        if found is not None:
+            found.addprevious(child)
+            return child
+    parent.append(child)
+    return child
+
+
+def _prefixed(clark: str) -> str:
+    """ "{http://…/main}pPr" -> "w:pPr"."""
+    return "w:" + clark.split("}", 1)[1]
+
 
 def _fonts(element: Any) -> None:
     """Times New Roman for every script, and no theme font (a theme font would win in Word)."""
     rpr = element.get_or_add_rPr()
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+        fonts = _insert(rpr, OxmlElement("w:rFonts"))
     for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
         fonts.attrib.pop(qn(attr), None)
     for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
@@ -217,7 +268,7 @@ def _rule(container: Any, width_mm: float, within_mm: float, before: float = 0) 
     for key, value in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
         bottom.set(qn(key), value)
     borders.append(bottom)
-    ppr.append(borders)
+    _insert(ppr, borders)
 
 
 def _no_borders(table: Any) -> None:
@@ -226,7 +277,7 @@ def _no_borders(table: Any) -> None:
         el = OxmlElement(f"w:{edge}")
         el.set(qn("w:val"), "nil")
         borders.append(el)
-    table._tbl.tblPr.append(borders)
+    _insert(table._tbl.tblPr, borders)
 
 
 def _zero_cell_margins(table: Any) -> None:
@@ -236,7 +287,7 @@ def _zero_cell_margins(table: Any) -> None:
         el.set(qn("w:w"), "0")
         el.set(qn("w:type"), "dxa")
         margins.append(el)
-    table._tbl.tblPr.append(margins)
+    _insert(table._tbl.tblPr, margins)
 
 
 def _row_flags(row: Any, header: bool = False) -> None:
@@ -253,7 +304,7 @@ def _row_flags(row: Any, header: bool = False) -> None:
             shd = OxmlElement("w:shd")
             for key, value in (("w:val", "clear"), ("w:color", "auto"), ("w:fill", "E7E6E6")):
                 shd.set(qn(key), value)
-            cell._tc.get_or_add_tcPr().append(shd)
+            _insert(cell._tc.get_or_add_tcPr(), shd)
 
 
 def _widths(table: Any, widths_mm: list[float]) -> None:
@@ -307,7 +358,7 @@ def _styles(doc: Any, lang_tag: str) -> None:
     rpr = normal.element.get_or_add_rPr()
     lang = OxmlElement("w:lang")
     lang.set(qn("w:val"), lang_tag)
-    rpr.append(lang)
+    _insert(rpr, lang)
     normal.paragraph_format.space_after = Pt(6)
     normal.paragraph_format.line_spacing = 1.1
     for name, size, italic, align in (
@@ -429,7 +480,7 @@ def _comparison_table(doc: Any, t: dict[str, str], rows: str, years: str) -> Non
     _cell(end.cells[0], "{%tr endfor %}", size=8)
     # label, unit, [tc], year, [tc], compared, change, pct: 4 years fill a landscape page,
     # more are scaled to fit by tasks.render.fit_tables
-    _widths(table, [58, 20, 4, 26, 4, 22, 26, 22])
+    _widths(table, [49, 24, 4, 26, 4, 23, 26, 24])
 
 
 def _simple_table(

@@ -66,8 +66,8 @@ TEXT: dict[str, dict[str, str]] = {
         "coverage": "Báo cáo tổng hợp {n} văn bản{years}.",
         "coverage_years": ", số liệu các năm {years}",
         "provinces_all": "Các văn bản thuộc {n} địa phương: {names}.",
-        "provinces_some": "{k} văn bản xác định được địa phương ({names}); "
-        "{u} văn bản chưa xác định địa phương.",
+        "provinces_known": "{n} văn bản xác định được địa phương ({names})",
+        "provinces_unknown": "{n} văn bản chưa xác định địa phương",
         "provinces_none": "Chưa xác định được địa phương của các văn bản.",
         "facts": "Đã trích xuất {n} số liệu: {r} số liệu kết quả gắn với {i} chỉ tiêu, "
         "{p} số liệu kế hoạch, {o} số liệu chưa gắn với chỉ tiêu.",
@@ -105,8 +105,13 @@ TEXT: dict[str, dict[str, str]] = {
         "coverage": "This briefing consolidates {n} documents{years}.",
         "coverage_years": " with figures for {years}",
         "provinces_all": "The documents come from {n} provinces: {names}.",
-        "provinces_some": "{k} documents name their province ({names}); "
-        "{u} documents do not say which province they come from.",
+        "provinces_known": "{n} documents name their province ({names})",
+        "provinces_known_one": "1 document names its province ({names})",
+        "provinces_unknown": "{n} documents do not say which province they come from",
+        "provinces_unknown_one": "1 document does not say which province it comes from",
+        "coverage_one": "This briefing consolidates 1 document{years}.",
+        "provinces_all_one": "The documents come from 1 province: {names}.",
+        "quarantine_note_one": "1 file could not be used (see Annex II).",
         "provinces_none": "No document says which province it comes from.",
         "facts": "{n} figures were extracted: {r} results mapped to {i} indicators, "
         "{p} plan figures and {o} figures mapped to no indicator.",
@@ -535,6 +540,13 @@ def comparison_rows(
     return rows
 
 
+def _say(lang: str, key: str, n: int, **kw: Any) -> str:
+    """``TEXT[lang][key]`` for ``n`` things; English has a "_one" form for a single one."""
+    t = TEXT[lang]
+    text = t[f"{key}_one"] if n == 1 and f"{key}_one" in t else t[key]
+    return text.format(n=n, **kw)
+
+
 def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
     """Coverage sentences: documents, years, provinces, figures, files left out."""
     t = TEXT[lang]
@@ -543,20 +555,15 @@ def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
     provinces = [_s(p) for p in docs["province"]]
     known = sorted({p for p in provinces if p})
     n_unknown = sum(1 for p in provinces if not p)
-    out = [
-        t["coverage"].format(
-            n=len(docs),
-            years=t["coverage_years"].format(years=", ".join(map(str, years))) if years else "",
-        )
-    ]
+    span = t["coverage_years"].format(years=", ".join(map(str, years))) if years else ""
+    out = [_say(lang, "coverage", len(docs), years=span)]
     if not known:
         out.append(t["provinces_none"])
     elif n_unknown:
-        out.append(
-            t["provinces_some"].format(k=len(docs) - n_unknown, names=", ".join(known), u=n_unknown)
-        )
+        named = _say(lang, "provinces_known", len(docs) - n_unknown, names=", ".join(known))
+        out.append(f"{named}; {_say(lang, 'provinces_unknown', n_unknown)}.")
     else:
-        out.append(t["provinces_all"].format(n=len(known), names=", ".join(known)))
+        out.append(_say(lang, "provinces_all", len(known), names=", ".join(known)))
     if not facts.empty:
         results = facts[(facts["kind"] == "result") & (facts["indicator"] != "other")]
         out.append(
@@ -569,7 +576,7 @@ def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
             )
         )
     if len(data.quarantine):
-        out.append(t["quarantine_note"].format(n=len(data.quarantine)))
+        out.append(_say(lang, "quarantine_note", len(data.quarantine)))
     return out
 
 

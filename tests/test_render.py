@@ -306,6 +306,7 @@ def test_english_context_uses_catalog_labels_and_english_numbers() -> None:
     labels = {r["label"] for r in ctx["table"]}
     assert 'New "skilled mass mobilisation" models' in labels
     assert any("155 (2017) → 3,340 (2023), up 3,185" in h for h in ctx["headlines"])
+    assert "1 document does not say which province it comes from." in " ".join(ctx["summary"])
     # the quoted source sentences stay Vietnamese
     assert all(s["sentence"].startswith("Câu nguồn") for s in ctx["trace"])
 
@@ -565,3 +566,37 @@ def test_libreoffice_turns_it_into_pdf(rendered: dict[str, Path], tmp_path: Path
     assert reader.pages[1].extract_text().strip().startswith("2")
     sizes = {(round(p.mediabox.width), round(p.mediabox.height)) for p in reader.pages}
     assert sizes <= {(595, 842), (842, 595)}  # A4 portrait and landscape, in points
+
+
+def _schema_order() -> dict[str, tuple[str, ...]]:
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "make_templates", ROOT / "report_templates" / "make_templates.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SEQUENCES
+
+
+def test_properties_keep_the_order_word_requires(rendered: dict[str, Path]) -> None:
+    """Word refuses a file whose pPr/tblPr/tcPr/rPr children are out of schema order."""
+    import zipfile
+
+    from lxml import etree
+
+    order = _schema_order()
+    with zipfile.ZipFile(rendered["vi"] / "briefing.docx") as z:
+        parts = [
+            n for n in z.namelist() if re.fullmatch(r"word/(document|styles|header\d*)\.xml", n)
+        ]
+        for name in parts:
+            root = etree.fromstring(z.read(name))
+            for parent, seq in order.items():
+                for element in root.iter(qn(parent)):
+                    tags = ["w:" + etree.QName(c).localname for c in element]
+                    known = [t for t in tags if t in seq]
+                    assert known == sorted(known, key=seq.index), (name, parent, tags)
