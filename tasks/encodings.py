@@ -47,6 +47,14 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # runs of characters that UTF-8 bytes become when read as Windows-1252 or Latin-1
 _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
 _MOJIBAKE_RUN = re.compile(f"[\u0080-\u00ff{_CP1252_HIGH}]+")
+# what only a wrong reading leaves: a UTF-8 lead byte shown as "Ã".."ï" then a continuation
+# byte shown as "\u0080".."¿" ("á»"), or Latin-1 letters and signs Vietnamese never uses
+# (TCVN3 "¸", "Þ"; VNI "ø", "ö")
+_SUSPECT = re.compile(
+    f"[\u00c2-\u00ef][\u0080-\u00bf{_CP1252_HIGH}]"
+    "|[\u0080-\u009f\u00a1-\u00bf\u00c4-\u00c7\u00cb\u00ce\u00cf\u00d0\u00d1\u00d6-\u00d8\u00db\u00dc"
+    "\u00de\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
+)
 #: Share of control bytes above which a file is called binary noise, not text.
 NOISE_SHARE = 0.05
 _CONTROL_BYTES = (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
@@ -278,7 +286,8 @@ def repair(text: str) -> tuple[str, str]:
     Returns:
         The text (repaired or not) and what was done ("" when nothing).
     """
-    if not _MOJIBAKE_RUN.search(text):
+    suspects = len(_SUSPECT.findall(text[:20000]))
+    if suspects < 3 or suspects < 0.005 * min(len(text), 20000):
         return text, ""
     base = vietnamese_score(text)
     best, how, best_score = text, "", base

@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import os
+import re as stdlib_re
 import stat
 import unicodedata
 import zlib
@@ -272,17 +273,20 @@ SHINGLE = 5
 NUM_PERM = 128
 BANDS = 32
 NEAR_THRESHOLD = 0.8
+#: A new text whose 5-grams are this much inside an earlier one adds nothing to it (a copy
+#: with the last paragraph or the photo captions cut, another outlet's byline added).
+CONTAINED_THRESHOLD = 0.9
 #: Fewer shingles than this and a text is too short to call a near-duplicate of anything.
 MIN_SHINGLES = 20
-_MERSENNE = np.uint64((1 << 61) - 1)
-_RNG = np.random.default_rng(20231220)  # fixed: signatures must agree across runs and workers
-_A = _RNG.integers(1, 1 << 31, NUM_PERM, dtype=np.uint64)
-_B = _RNG.integers(0, 1 << 31, NUM_PERM, dtype=np.uint64)
-_WORD = re.compile(r"\w+")
+# fixed: signatures must agree across runs and workers
+_SEEDS = np.random.default_rng(20231220).integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+_WORD = stdlib_re.compile(r"\w+")  # the standard library's engine: faster for this
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (the golden ratio's bits)
 
 
-def minhash(text: str) -> np.ndarray | None:
-    """MinHash signature of the word 5-grams of ``text`` (lower case, NFC), or None if short.
+def minhash(text: str) -> tuple[np.ndarray, int] | None:
+    """MinHash signature of the word 5-grams of ``text`` (lower case, NFC) and how many
+    distinct 5-grams it has, or None when the text is too short to compare.
 
     Stable across processes (crc32 of each shingle, fixed permutations), so batches read by
     different workers can be compared.
@@ -290,11 +294,19 @@ def minhash(text: str) -> np.ndarray | None:
     words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
     if len(words) < SHINGLE + MIN_SHINGLES:
         return None
-    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
-    hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint64)
-    # (a*x + b) mod p; a, b < 2^31 and x < 2^32, so a*x + b < 2^64 does not overflow
-    values = (np.outer(hashes, _A) + _B) % _MERSENNE
-    return values.min(axis=0)
+    w = np.fromiter((zlib.crc32(word.encode("utf-8")) for word in words), dtype=np.uint64)
+    # a shingle's hash mixes its five word hashes (uint64 arithmetic wraps, as wanted)
+    n = len(words) - SHINGLE + 1
+    mixed = np.zeros(n, dtype=np.uint64)
+    for k in range(SHINGLE):
+        mixed = mixed * _MIX + w[k : k + n]
+    # one hash function per signature row: splitmix64's finaliser of (shingle + seed), a strong
+    # mixer (a linear (a*x + b) mod p on 64-bit numbers wraps too rarely to be min-wise random)
+    z = mixed[:, None] + _SEEDS[None, :]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z.min(axis=0), len(np.unique(mixed))
 
 
 @dataclass
@@ -302,13 +314,16 @@ class Deduplicator:
     """Keeps what has been read so far and tells whether a new document repeats it.
 
     Exact: the same text after NFC and whitespace normalisation. Near: estimated Jaccard of
-    word 5-grams >= ``threshold`` (MinHash with LSH bands, so that a new document is compared
-    with a few candidates only, not with every document read).
+    word 5-grams >= ``threshold``, or the new text's 5-grams nearly all inside an earlier
+    text's (``contained``). MinHash with LSH bands: a new document is compared with the few
+    candidates that share a band, not with every document read.
     """
 
     threshold: float = NEAR_THRESHOLD
+    contained: float = CONTAINED_THRESHOLD
     _exact: dict[str, str] = field(default_factory=dict)
     _sigs: list[np.ndarray] = field(default_factory=list)
+    _sizes: list[int] = field(default_factory=list)
     _sources: list[str] = field(default_factory=list)
     _bands: dict[tuple[int, bytes], list[int]] = field(default_factory=dict)
 
@@ -321,16 +336,21 @@ class Deduplicator:
         key = doc.content_hash or content_hash(doc.text)
         if key in self._exact:
             return "exact", self._exact[key]
-        sig = minhash(doc.text)
-        if sig is not None:
+        found = minhash(doc.text)
+        if found is not None:
+            sig, size = found
             rows = NUM_PERM // BANDS
             band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(BANDS)]
             candidates = sorted({j for bk in band_keys for j in self._bands.get(bk, ())})
             for j in candidates:
-                if float(np.mean(self._sigs[j] == sig)) >= self.threshold:
+                jaccard = float(np.mean(self._sigs[j] == sig))
+                # |A n B| = J (|A| + |B|) / (1 + J); the share of the new text's 5-grams in it
+                inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
+                if jaccard >= self.threshold or inside >= self.contained:
                     return "near", self._sources[j]
             index = len(self._sigs)
             self._sigs.append(sig)
+            self._sizes.append(size)
             self._sources.append(doc.source)
             for bk in band_keys:
                 self._bands.setdefault(bk, []).append(index)
