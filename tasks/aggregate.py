@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.catalog import Indicator, indicator_by_key
 from tasks.overrides import apply_overrides, load_overrides
@@ -41,7 +42,8 @@ class BriefingInput:
     documents: pd.DataFrame
     comparison: pd.DataFrame
     quarantine: pd.DataFrame
-    duplicates: list[tuple[str, ...]] = field(default_factory=list)  # (source, duplicate of[, kind])
+    # (source, duplicate of[, kind])
+    duplicates: list[tuple[str, ...]] = field(default_factory=list)
     vague: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, phrase)
     missing: list[str] = field(default_factory=list)  # sources gone from the folder, kept
 
@@ -191,7 +193,7 @@ def aggregate(extractions: list[Extraction], ingested: IngestResult) -> Briefing
     )
 
 
-@task(name="aggregate")
+@task(name="aggregate", cache_policy=NO_CACHE)
 def aggregate_task(extractions: list[Extraction], ingested: IngestResult) -> BriefingInput:
     """Prefect wrapper of ``aggregate``."""
     return aggregate(extractions, ingested)
@@ -224,7 +226,7 @@ def aggregate_store(
     return data, unknown
 
 
-@task(name="aggregate-store")
+@task(name="aggregate-store", cache_policy=NO_CACHE)
 def aggregate_store_task(
     store: Path, root: Path, overrides: Path | None = None
 ) -> tuple[BriefingInput, list[str]]:

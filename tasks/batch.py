@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.aggregate import documents_frame, facts_frame
 from tasks.extract import extract_docs
@@ -83,7 +84,7 @@ def _source_row(f: FileStat, doc_id: str, content_hash: str, status: str, reason
     }
 
 
-@task(name="process-batch")
+@task(name="process-batch", cache_policy=NO_CACHE)
 def process_batch_task(
     root: Path, files: list[FileStat], max_bytes: int, manifest: dict[str, dict[str, str]]
 ) -> BatchResult:

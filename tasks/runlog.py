@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.render import write_atomic
 
@@ -74,7 +75,7 @@ def write_run_json(out: Path, summary: dict) -> Path:
     return write_atomic(out / "run.json", data.encode("utf-8"))
 
 
-@task(name="write-run-json")
+@task(name="write-run-json", cache_policy=NO_CACHE)
 def write_run_json_task(out: Path, summary: dict) -> Path:
     """Prefect wrapper of ``write_run_json``."""
     return write_run_json(out, summary)

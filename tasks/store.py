@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS
 
@@ -451,7 +452,7 @@ class Scan:
     fingerprint: str
 
 
-@task(name="scan")
+@task(name="scan", cache_policy=NO_CACHE)
 def scan_task(source: Path, store: Path) -> Scan:
     """List the source folder and decide what to read (nothing is written to the folder)."""
     from tasks.ingest import IGNORED_NAMES, read_manifest
@@ -465,7 +466,7 @@ def scan_task(source: Path, store: Path) -> Scan:
     return Scan(plan, read_manifest(source), fingerprint)
 
 
-@task(name="save-batch")
+@task(name="save-batch", cache_policy=NO_CACHE)
 def save_batch_task(
     store: Path, root: Path, batch: BatchResult, run_id: str, fingerprint: str
 ) -> list[tuple[str, str]]:
@@ -474,14 +475,14 @@ def save_batch_task(
         return save_batch(con, root, batch, run_id, fingerprint)
 
 
-@task(name="finish-scan")
+@task(name="finish-scan", cache_policy=NO_CACHE)
 def finish_scan_task(store: Path, plan: ScanPlan, run_id: str) -> Counter[str]:
     """Prefect wrapper of ``touch_unchanged``."""
     with connect(store) as con:
         return touch_unchanged(con, plan, run_id)
 
 
-@task(name="record-run")
+@task(name="record-run", cache_policy=NO_CACHE)
 def record_run_task(
     store: Path, run_id: str, started: str, finished: str, summary: dict, briefing: Path, lang: str
 ) -> None:

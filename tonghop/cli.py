@@ -12,10 +12,10 @@ status is non-zero only when no briefing could be built, with a one-line reason 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import tonghop
@@ -166,7 +166,7 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
+@contextlib.contextmanager
 def _runner(args: argparse.Namespace) -> Iterator[Callable]:
     """The flow as it should run: as is, or with a DaskTaskRunner.
 
@@ -176,15 +176,20 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
     if args.runner != "dask":
         yield lambda f: f
         return
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect_dask import DaskTaskRunner
 
     server = None
+    settings = contextlib.nullcontext()
     if not os.environ.get("PREFECT_API_URL"):
         from prefect.server.api.server import SubprocessASGIServer
 
         server = SubprocessASGIServer()
         server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+        # workers read the environment when they start; this process reads its settings
         os.environ["PREFECT_API_URL"] = server.api_url
+        settings = temporary_settings({PREFECT_API_URL: server.api_url})
     if args.dask_address:
         runner = DaskTaskRunner(address=args.dask_address)
     else:
@@ -197,7 +202,9 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
             }
         )
     try:
-        yield lambda f: f.with_options(task_runner=runner)
+        with settings:
+            yield lambda f: f.with_options(task_runner=runner)
+            APILogWorker.drain_all()  # send the last logs before the server goes away
     finally:
         if server is not None:
             os.environ.pop("PREFECT_API_URL", None)
