@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -30,6 +31,10 @@ _PERIOD = re.compile(rf"(?<![\d.,/])({_YEAR})\s?[-–]\s?({_YEAR}){_END}")
 _REVIEW = re.compile(r"tổng kết|sơ kết|nhìn lại|đánh giá kết quả|báo cáo kết quả")
 _RESULT_LEAD = re.compile(rf"^(?:[\p{{L}} ]{{0,20}}, )?(?:trong )?năm ({_YEAR}),")
 _HALF_YEAR = re.compile(rf"(?:6|sáu) tháng (?:đầu )?năm ({_YEAR}){_END}")
+_DOC_NAME_BEFORE = re.compile(
+    r"(?:luật|hiến pháp|pháp lệnh|nghị quyết|nghị định|chỉ thị|thông tư|quyết định|chiến lược)"
+    r"[^,;.()]{0,50}$"
+)
 _FUTURE_LEAD = re.compile(r"tiếp tục|sẽ|phấn đấu|dự kiến|cần|phải|tập trung")
 
 
@@ -127,11 +132,21 @@ def find_year(doc: NormalizedDoc, period: tuple[int, int] | None) -> int | None:
         for m in _HALF_YEAR.finditer(folded):
             votes[int(m.group(1))] += 3
         review = _REVIEW.search(folded)
+        plans = phrase_positions(folded, _plan_markers()) if plan else []
         for m in _YEAR_MENTION.finditer(folded):
+            if _DOC_NAME_BEFORE.search(folded, max(0, m.start() - 60), m.start()):
+                continue  # "Luật Nghĩa vụ quân sự năm 2015" names a law, not the year reviewed
             year = int(m.group(1))
-            if review and review.start() < m.start() and not plan:
+            # "tổng kết ... năm 2013 và triển khai nhiệm vụ năm 2014": the year after the review
+            # word is reviewed, the one after a plan word is planned
+            after_plan = any(p < m.start() for p in plans)
+            if (
+                review
+                and review.start() < m.start()
+                and not any(review.start() < p < m.start() for p in plans)
+            ):
                 votes[year] += 3
-            elif plan:
+            elif after_plan or plan:
                 votes[year] -= 1
             else:
                 votes[year] += 1
@@ -140,6 +155,16 @@ def find_year(doc: NormalizedDoc, period: tuple[int, int] | None) -> int | None:
         return None
     best.sort(key=lambda vy: (-vy[0], vy[1]))
     return best[0][1]
+
+
+def _year_from_date(iso: str) -> int | None:
+    """The year reviewed by a conference whose date the text gives in full, when the text names
+    no year otherwise: a conference from June on reviews its own year ("Sáng 14-11-2022"), one
+    in January-March the year before; April-May stay unknown."""
+    if not iso:
+        return None
+    y, m = int(iso[:4]), int(iso[5:7])
+    return y if m >= 6 else (y - 1 if m <= 3 else None)
 
 
 def find_plan_year(doc: NormalizedDoc, year: int | None) -> int | None:
@@ -397,6 +422,7 @@ _ORGANISER_RE = re.compile(
     r"|(?:phối hợp )?tổ chức hội nghị"
 )
 _TIME_LEAD_RE = re.compile(r"(?i)sáng|chiều|tối|trưa|ngày|hôm|trong|vừa qua|mới đây")
+_AT_PLACE_RE = re.compile(r"^tại [^,]{2,80},\s*")
 _LEAD_DATE_RE = re.compile(r"^.*?\d{1,2}(?:\s?[./-]\s?\d{1,2})?(?:\s?[./-]\s?\d{4})?,\s*")
 
 
@@ -408,7 +434,7 @@ def find_organiser(doc: NormalizedDoc) -> str:
             subject = text[: m.start()]
             if subject[:1].isdigit() or _TIME_LEAD_RE.match(subject):
                 subject = _LEAD_DATE_RE.sub("", subject, count=1)
-            subject = subject.strip(" ,")
+            subject = _AT_PLACE_RE.sub("", subject.strip(" ,"), count=1)
             if subject.endswith((" đã", " đã long trọng")):
                 subject = subject.rsplit(" đã", 1)[0]
             if 2 <= len(subject) <= 200 and subject[:1].isupper():
@@ -450,7 +476,8 @@ class ProvinceGuess:
 
 # capitalised runs that may hold a province: "Bà Rịa - Vũng Tàu", "TP.HCM", "Thừa Thiên-Huế"
 _PLACE_RUN = re.compile(r"(?<![\p{L}])\p{Lu}[\p{L}'’]*(?:(?: - | – |-|–|\.| )\p{Lu}[\p{L}'’]*)*")
-_PREFIX_BEFORE = re.compile(r"(?:tỉnh|thành phố|tp\.?)\s*$")
+# "tỉnh X", "thành phố X", "TP X", "Tỉnh ủy X", "Thành ủy X", "huyện Ninh Cư (X)"
+_PREFIX_BEFORE = re.compile(r"(?:tỉnh|thành phố|tp\.?|tỉnh ủy|thành ủy|tỉnh đoàn)\s*$|[\p{L}] \($")
 _LIST_GLUE = re.compile(r"^(?:,| và| cùng| với| -|, tỉnh| và tỉnh|, thành phố)\s*$")
 
 
@@ -566,6 +593,32 @@ def province_mentions(doc: NormalizedDoc) -> dict[str, float]:
     return counts
 
 
+def _ascii_key(name: str) -> str:
+    """ "Thanh Hóa" -> "thanhhoa", "Bà Rịa - Vũng Tàu" -> "bariavungtau" (for newspaper domains)."""
+    plain = unicodedata.normalize("NFD", fold(name).replace("đ", "d"))
+    return "".join(c for c in plain if c.isascii() and c.isalnum())
+
+
+@cache
+def _domain_keys() -> dict[str, str]:
+    return {_ascii_key(p.name.removeprefix("TP. ")): p.name for p in provinces()}
+
+
+def _byline_province(code: str) -> Any:
+    """The province of a newspaper byline: a known code ("QNO", "BGĐT") or a provincial paper's
+    domain, which is "bao" + the province's name without marks ("Baothanhhoa.vn")."""
+    for p in provinces():
+        if code in p.byline_codes:
+            return p
+    m = _DOMAIN_RE.fullmatch(fold(code))
+    if m:
+        name = _domain_keys().get(m.group(1))
+        if name:
+            return next(p for p in provinces() if p.name == name)
+    return None
+
+
+_DOMAIN_RE = re.compile(r"(?:www\.)?bao([a-z]+)\.(?:vn|com\.vn|org\.vn)")
 _QK_RE = re.compile(r"quân khu\s+(\d)(?!\d)")
 
 
@@ -599,13 +652,11 @@ def find_province(
     for a, b, kind in doc.boilerplate:
         if kind != "dateline":
             continue
-        code = re.search(r"\(([^)]+)\)", doc.text[a:b])
-        if not code:
-            continue
-        codes_seen.append(code.group(1))
-        for p in provinces():
-            if code.group(1) in p.byline_codes:
-                return ProvinceGuess(p.name, f"byline code ({code.group(1)})", str(p.region))
+        code = doc.text[a:b].strip(" ()-–—")
+        codes_seen.append(code)
+        known = _byline_province(code)
+        if known:
+            return ProvinceGuess(known.name, f"byline code ({code})", str(known.region))
     counts = province_mentions(doc)
     if organiser:
         # the body that held the conference belongs to its province ("Ban Dân vận Thành ủy
@@ -619,7 +670,7 @@ def find_province(
         counts = {k: v for k, v in counts.items() if str(by_name[k].region) == region}
     if not counts:
         why = f"not named; Quân khu {region} narrows it only" if region else "not named in the text"
-        if codes_seen and codes_seen[0] not in idx["national"]:
+        if codes_seen and codes_seen[0].strip("()") not in idx["national"]:
             why += f"; byline code ({codes_seen[0]}) not known"
         return ProvinceGuess("", why, region)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -644,6 +695,8 @@ def read_meta(doc: NormalizedDoc) -> DocMeta:
     """Everything the document says about itself."""
     period = find_period(doc)
     year = find_year(doc, period)
+    if year is None:
+        year = _year_from_date(find_conference_date(doc, None))
     plan_year = find_plan_year(doc, year)
     organiser = find_organiser(doc)
     province = find_province(doc, year, organiser)

@@ -283,7 +283,7 @@ def _read_one(
         return refuse("date (29/12, 27-11)")
     digits = sum(c.isdigit() for c in m.group())
     if (
-        (a.startswith("0") and len(a.replace(".", "")) >= 4)
+        (a.startswith("0") and a.replace(".", "").isdigit() and len(a.replace(".", "")) >= 4)
         or digits >= 10
         or (before[-1:] == " " and _PHONE_BEFORE.search(text, max(s_start, n_start - 6), n_start))
     ):
@@ -374,11 +374,18 @@ def _after_capitalised_name(text: str, n_start: int, s_start: int) -> bool:
 def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 7) -> str:
     """The counted noun phrase after a number, as written, up to punctuation or a stop word.
 
-    It also stops at another figure ("3 chiếc tàu cá trị giá 1,8 tỷ" -> "chiếc tàu cá").
+    It also stops at another figure ("3 chiếc tàu cá trị giá 1,8 tỷ" -> "chiếc tàu cá"). A
+    quoted name right after the number is the noun: 'duy trì 12 "mô hình dân vận khéo"' ->
+    "mô hình dân vận khéo" (the words inside the quotes, stop words included).
     """
     stop = _patterns()["stop"]
     words: list[str] = []
     i = pos
+    while i < s_end and text[i] == " ":
+        i += 1
+    quoted = i < s_end and text[i] in '"“'
+    if quoted:
+        i += 1
     while len(words) < max_words:
         while i < s_end and text[i] == " ":
             i += 1
@@ -389,7 +396,7 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
             break
         if ch in "-–—" and text[i + 1 : i + 2] == " ":
             break
-        if stop.match(folded, i, s_end) and (i == 0 or not folded[i - 1].isalpha()):
+        if not quoted and stop.match(folded, i, s_end) and (i == 0 or not folded[i - 1].isalpha()):
             break
         w = _NOUN_WORD.match(text, i, s_end)
         if not w:
