@@ -139,12 +139,11 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
     kinds = sentence_kinds(doc, meta)
     for sentence, kind, mentions in zip(doc.sentences, kinds, per_sentence, strict=True):
         previous_end = sentence.start
-        if not any(c.isdigit() for c in doc.text[sentence.start : sentence.end]):
-            # a figure spelled out in a sentence without a digit ("Tổ chức hai lớp tập huấn.")
-            # cannot be checked against the source by its figure: the fact table promises
-            # sentences that do, so such a sentence gives no fact (its words stay in the text)
-            mentions = []
-        for mention in mentions:
+        # a figure spelled out in a sentence without a digit ("Tổ chức hai lớp tập huấn.")
+        # cannot be checked against the source by its figure: the fact table promises
+        # sentences that do, so such a sentence gives no fact (its words stay in the text)
+        checkable = any(c.isdigit() for c in doc.text[sentence.start : sentence.end])
+        for mention in mentions if checkable else ():
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
             before_from = max(previous_end, c_start)
             before = doc.folded[before_from : mention.start]

@@ -10,11 +10,11 @@ sentences, rather than one regex per sentence; the few regexes are compiled once
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-import unicodedata
 from functools import cache
 from typing import Any
 
