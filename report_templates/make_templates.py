@@ -22,7 +22,10 @@ Run it again after changing it, and commit the .docx files:
 
 from __future__ import annotations
 
+import io
 import sys
+import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "s_conf": "V. CÁC HỘI NGHỊ, VĂN BẢN ĐƯỢC TỔNG HỢP",
         "col_n": "TT",
         "col_indicator": "Chỉ tiêu",
+        "col_province": "Địa phương",
         "col_unit": "Đơn vị tính",
         "col_compared": "Năm so sánh",
         "col_change": "Tăng/giảm",
@@ -113,6 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "s_conf": "V. CONFERENCES AND DOCUMENTS CONSOLIDATED",
         "col_n": "No.",
         "col_indicator": "Indicator",
+        "col_province": "Province",
         "col_unit": "Unit",
         "col_compared": "Years compared",
         "col_change": "Change",
@@ -447,14 +452,14 @@ def _annex_heading(doc: Any, t: dict[str, str], number: str, title: str) -> None
     _para(doc, "(" + t["annex"] + ")", italic=True, align=CENTER)
 
 
-def _comparison_table(doc: Any, t: dict[str, str], rows: str, years: str) -> None:
-    """Indicators × years; the year column repeats once per year ({%tc %})."""
+def _comparison_table(doc: Any, t: dict[str, str], rows: str, years: str, first: str) -> None:
+    """Indicators (or provinces) × years; the year column repeats once per year ({%tc %})."""
     table = doc.add_table(rows=3, cols=8)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     head, loop, body = table.rows
     titles = (
-        (0, t["col_indicator"]),
+        (0, t[first]),
         (1, t["col_unit"]),
         (5, t["col_compared"]),
         (6, t["col_change"]),
@@ -543,8 +548,8 @@ def _signature(doc: Any, t: dict[str, str]) -> None:
     )
 
 
-def build(lang: str) -> Path:
-    """Write ``briefing_<lang>.docx`` beside this script and return its path."""
+def build(lang: str, folder: Path = HERE) -> Path:
+    """Write ``briefing_<lang>.docx`` into ``folder`` (beside this script) and return its path."""
     t = TEXTS[lang]
     doc = Document()
     _styles(doc, t["lang"])
@@ -578,12 +583,12 @@ def build(lang: str) -> Path:
     _heading(doc, t["s_table"])
     _para(doc, t["table_note"], size=12, italic=True, align=JUSTIFY)
     _heading(doc, t["s_results"], 2)
-    _comparison_table(doc, t, "table", "years")
+    _comparison_table(doc, t, "table", "years", "col_indicator")
     _tag(doc, "{%p if province_tables %}")
     _heading(doc, t["s_provinces"], 2)
     _tag(doc, "{%p for pt in province_tables %}")
     _heading(doc, "{{ pt.title }} ({{ pt.unit }})", 3)
-    _comparison_table(doc, t, "pt.rows", "pt.years")
+    _comparison_table(doc, t, "pt.rows", "pt.years", "col_province")
     _tag(doc, "{%p endfor %}")
     _tag(doc, "{%p endif %}")
 
@@ -642,11 +647,29 @@ def build(lang: str) -> Path:
 
     _signature(doc, t)
     _annexes(doc, t)
-    path = HERE / f"briefing_{lang}.docx"
+    path = folder / f"briefing_{lang}.docx"
     core = doc.core_properties
     core.author = core.last_modified_by = "tonghop"
-    doc.save(path)
+    core.created = core.modified = core.last_printed = datetime(2000, 1, 1)
+    core.revision = 1
+    buf = io.BytesIO()
+    doc.save(buf)
+    path.write_bytes(_stable_zip(buf.getvalue()))
     return path
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """The same zip with fixed entry times, so that rebuilding an unchanged template gives
+    the same bytes (and no noise in git)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
 
 
 def _annexes(doc: Any, t: dict[str, str]) -> None:

@@ -144,6 +144,8 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+POINT_LETTERS = "abcdđeghiklmnopqrstuvxy"
+
 EN_MONTHS = [
     "January",
     "February",
@@ -634,7 +636,7 @@ def _province_tables(
     if long.empty:
         return []
     order = _catalog_order()
-    out = []
+    out: list[dict[str, Any]] = []
     for _key, group in sorted(long.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
         if group.loc[group["province"] != "", "province"].nunique() < 2:
             continue  # one province: the main table already says it all
@@ -646,9 +648,11 @@ def _province_tables(
             rows.append(row)
         first = group.iloc[0]
         label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
+        # points of a section are lettered "a)", "b)", … in the Vietnamese order (Decree 30)
+        letter = POINT_LETTERS[len(out) % len(POINT_LETTERS)]
         out.append(
             {
-                "title": TEXT[lang]["province_table"].format(label=label),
+                "title": f"{letter}) " + TEXT[lang]["province_table"].format(label=label),
                 "unit": unit_label(_s(first["unit"]), lang),
                 "years": [str(y) for y in years],
                 "rows": rows,

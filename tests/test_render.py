@@ -275,7 +275,7 @@ def test_every_cited_number_traces_to_its_sentence() -> None:
 def test_province_tables_only_with_several_provinces() -> None:
     ctx = build_context(_data(), ORG, "vi")
     tables = {t["title"]: t for t in ctx["province_tables"]}
-    table = tables['Mô hình "Dân vận khéo" xây dựng mới']
+    table = tables['a) Mô hình "Dân vận khéo" xây dựng mới']
     by_province = {r["label"]: [c.split(" [")[0] for c in r["cells"]] for r in table["rows"]}
     assert by_province == {"Hà Tĩnh": ["—", "1.340"], "Nghệ An": ["155", "2.000"]}
     assert build_context(_data(provinces=False), ORG, "vi")["province_tables"] == []
@@ -568,7 +568,7 @@ def test_libreoffice_turns_it_into_pdf(rendered: dict[str, Path], tmp_path: Path
     assert sizes <= {(595, 842), (842, 595)}  # A4 portrait and landscape, in points
 
 
-def _schema_order() -> dict[str, tuple[str, ...]]:
+def _make_templates() -> Any:
     import importlib.util
 
     from tests.conftest import ROOT
@@ -579,7 +579,18 @@ def _schema_order() -> dict[str, tuple[str, ...]]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.SEQUENCES
+    return module
+
+
+def _schema_order() -> dict[str, tuple[str, ...]]:
+    return _make_templates().SEQUENCES
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_committed_templates_are_what_the_script_builds(lang: str, tmp_path: Path) -> None:
+    """After editing make_templates.py, run it and commit the .docx files."""
+    built = _make_templates().build(lang, tmp_path)
+    assert built.read_bytes() == default_template(lang).read_bytes()
 
 
 def test_properties_keep_the_order_word_requires(rendered: dict[str, Path]) -> None:
