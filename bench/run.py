@@ -1,0 +1,525 @@
+"""Benchmark harness: documents per second per stage and end to end, and peak memory.
+
+    python bench/run.py --sizes 1000,10000 [--paths pure,flow] [--seed 1] [--rerun]
+                        [--flow-via inprocess|cli] [--batch-size 500] [--flow-arg KEY=VALUE ...]
+                        [--data-root /tmp/tonghop-bench] [--note "what else ran"] [--profile]
+
+Two paths over the same generated reports (``bench/generate.py``, made once per size and seed
+and kept under ``--data-root``):
+
+- ``pure``: the stage functions called directly, no Prefect: ``tasks.ingest.ingest_folder``,
+  ``tasks.normalize.normalize_docs``, ``tasks.extract.extract_docs``, ``tasks.aggregate.aggregate``,
+  ``tasks.render.render_outputs``.
+- ``flow``: tonghop through its Prefect flow, in-process (``flows.briefing.build_briefing``,
+  with a no-op flow run first so that the ephemeral API's startup is measured apart) or as the
+  CLI (``tonghop build`` in a subprocess; the startup is then what the run's own stage timings
+  do not cover). Only public entry points are called; parameters the flow gains later pass
+  through with ``--flow-arg key=value`` (``--flow-arg store=/tmp/x.duckdb``).
+
+Every measurement runs in a fresh child process, so that its peak resident memory
+(``ru_maxrss`` from ``os.wait4``: the process and the children it waited for, such as the
+Prefect server) is its own. Results are appended as JSON lines to ``bench/results/`` and a
+markdown table is printed. ``--profile`` runs the pure path once under cProfile and prints the
+top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+PURE_STAGES = ("ingest", "normalise", "extract", "aggregate", "render")
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: cores, CPU model, RAM, Python and package versions."""
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gib = 0.0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gib = round(int(line.split()[1]) / 1024**2, 1)
+    versions = {}
+    for name in (
+        "prefect",
+        "pandas",
+        "duckdb",
+        "regex",
+        "docxtpl",
+        "dask",
+        "prefect-dask",
+        "numpy",
+    ):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gib": mem_gib,
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages (the machine is shared: say under what load)."""
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return []
+
+
+def git_commit() -> str:
+    """HEAD, with "+dirty" when the working tree has changes (others edit it concurrently)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return ""
+    return head + ("+dirty" if dirty else "")
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def ensure_data(root: Path, size: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    """The folder of ``size`` generated reports of ``seed``, generated once and reused."""
+    folder = root / f"seed{seed}-n{size}"
+    done = folder / ".done.json"
+    if done.is_file():
+        return folder / "reports", json.loads(done.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    sys.path.insert(0, str(ROOT))
+    from bench.generate import generate
+
+    t0 = time.perf_counter()
+    nbytes = generate(size, folder / "reports", seed, folder / "gold")
+    secs = time.perf_counter() - t0
+    info = {"generate_s": round(secs, 2), "bytes": nbytes, "reports_per_s": round(size / secs)}
+    done.write_text(json.dumps(info))
+    return folder / "reports", info
+
+
+# --- the children: one measurement each -------------------------------------------------------
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_pure(source: Path, out: Path, batch_size: int) -> dict[str, Any]:
+    """Run the five stage functions without Prefect; seconds and peak memory after each."""
+    sys.path.insert(0, str(ROOT))
+    t_import = time.perf_counter()
+    import tonghop  # noqa: F401  (the same environment defaults as the CLI)
+    from tasks.aggregate import aggregate
+    from tasks.extract import extract_docs
+    from tasks.ingest import ingest_folder
+    from tasks.normalize import normalize_docs
+    from tasks.render import Organisation, render_outputs
+
+    import_s = time.perf_counter() - t_import
+    seconds: dict[str, float] = {}
+    rss: dict[str, float] = {}
+
+    t = time.perf_counter()
+    ingested = ingest_folder(source)
+    seconds["ingest"], rss["ingest"] = time.perf_counter() - t, _maxrss_mb()
+    normalized = []
+    extractions = []
+    t_norm = t_ext = 0.0
+    for i in range(0, len(ingested.sources), batch_size):
+        t = time.perf_counter()
+        batch = normalize_docs(ingested.sources[i : i + batch_size])
+        t_norm += time.perf_counter() - t
+        t = time.perf_counter()
+        extractions += extract_docs(batch)
+        t_ext += time.perf_counter() - t
+        normalized.append(len(batch))
+    seconds["normalise"], seconds["extract"] = t_norm, t_ext
+    rss["extract"] = _maxrss_mb()
+    t = time.perf_counter()
+    data = aggregate(extractions, ingested)
+    seconds["aggregate"], rss["aggregate"] = time.perf_counter() - t, _maxrss_mb()
+    t = time.perf_counter()
+    render_outputs(data, out, Organisation(), "vi")
+    seconds["render"], rss["render"] = time.perf_counter() - t, _maxrss_mb()
+    return {
+        "import_s": import_s,
+        "seconds": seconds,
+        "total_s": sum(seconds.values()),
+        "rss_after_mb": rss,
+        "documents_in": len(ingested.sources)
+        + len(ingested.quarantined)
+        + len(ingested.duplicates),
+        "documents": len(data.documents),
+        "facts": len(data.facts),
+        "duplicates": len(ingested.duplicates),
+        "quarantined": len(ingested.quarantined),
+    }
+
+
+def child_flow(
+    source: Path, out: Path, batch_size: int, flow_args: dict[str, Any], rerun: bool
+) -> dict[str, Any]:
+    """Run ``build_briefing`` in-process, after a no-op flow that starts the ephemeral API."""
+    sys.path.insert(0, str(ROOT))
+    t_import = time.perf_counter()
+    from prefect import flow
+
+    import tonghop  # noqa: F401
+    from flows.briefing import build_briefing
+
+    import_s = time.perf_counter() - t_import
+
+    @flow(name="bench-warmup")
+    def warmup() -> int:
+        return 1
+
+    t = time.perf_counter()
+    warmup()
+    startup_s = time.perf_counter() - t
+    t = time.perf_counter()
+    summary = build_briefing(source=source, out=out, batch_size=batch_size, **flow_args)
+    flow_s = time.perf_counter() - t
+    result: dict[str, Any] = {
+        "import_s": import_s,
+        "startup_s": startup_s,
+        "total_s": flow_s,
+        "seconds": _flow_stages(summary),
+        "documents": _count(summary, "documents_in_briefing", "documents"),
+        "facts": _count(summary, "facts"),
+    }
+    if rerun:
+        t = time.perf_counter()
+        again = build_briefing(source=source, out=out, batch_size=batch_size, **flow_args)
+        result["rerun_s"] = time.perf_counter() - t
+        result["rerun_seconds"] = _flow_stages(again)
+    return result
+
+
+def _flow_stages(summary: Any) -> dict[str, float]:
+    seconds = summary.get("seconds") if isinstance(summary, dict) else None
+    return {str(k): float(v) for k, v in (seconds or {}).items()}
+
+
+def _count(summary: Any, *keys: str) -> int | None:
+    if not isinstance(summary, dict):
+        return None
+    for key in keys:
+        value = summary.get(key)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _child_main(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.child == "pure":
+        result = child_pure(Path(args.source), out, args.batch_size)
+    else:
+        result = child_flow(
+            Path(args.source), out, args.batch_size, _flow_args(args.flow_arg), args.rerun
+        )
+    result["child_maxrss_mb"] = _maxrss_mb()
+    result["child_children_maxrss_mb"] = (
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )
+    print("BENCH-RESULT " + json.dumps(result))
+    return 0
+
+
+def _flow_args(items: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values that read as JSON (numbers, true, null) are typed."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--flow-arg wants key=value, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+# --- the parent: spawn, wait, collect ---------------------------------------------------------
+
+
+def spawn(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str, float, float]:
+    """Run ``cmd``; return (status, stdout, stderr, wall seconds, peak RSS in MB of its tree)."""
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t
+        out_f.seek(0)
+        err_f.seek(0)
+        stdout = out_f.read().decode("utf-8", "replace")
+        stderr = err_f.read().decode("utf-8", "replace")
+    return proc.returncode, stdout, stderr, wall, usage.ru_maxrss / 1024
+
+
+def measure(
+    path: str,
+    source: Path,
+    size: int,
+    args: argparse.Namespace,
+    scratch: Path,
+) -> dict[str, Any]:
+    """One measurement in a fresh child process; the record appended to the results."""
+    out = scratch / f"out-{path}-{size}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = dict(os.environ)
+    env["PREFECT_HOME"] = str(scratch / f"prefect-home-{path}-{size}")
+    env.setdefault("PYTHONHASHSEED", "0")
+    flow_args = _flow_args(args.flow_arg)
+    if "store" not in flow_args and path != "pure":
+        # a fresh store per measurement: a re-used one would skip the unchanged reports
+        flow_args["store"] = str(scratch / f"store-{path}-{size}.duckdb")
+    base = [sys.executable, str(Path(__file__).resolve())]
+    if path == "cli":
+        cmd = [
+            str(Path(sys.executable).with_name("tonghop")),
+            "build", "--source", str(source), "--out", str(out),
+            "--batch-size", str(args.batch_size),
+        ]  # fmt: skip
+        for key, value in flow_args.items():
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+    else:
+        cmd = [*base, "--child", path, "--source", str(source), "--out", str(out)]
+        cmd += ["--batch-size", str(args.batch_size)]
+        cmd += [
+            f"--flow-arg={k}={json.dumps(v) if not isinstance(v, str) else v}"
+            for k, v in flow_args.items()
+        ]
+        if args.rerun and path == "flow":
+            cmd.append("--rerun")
+    load_before = loadavg()
+    status, stdout, stderr, wall, tree_rss = spawn(cmd, env, ROOT)
+    record: dict[str, Any] = {
+        "path": path,
+        "size": size,
+        "status": status,
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(tree_rss, 1),
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
+        "batch_size": args.batch_size,
+        "flow_args": flow_args if path != "pure" else {},
+    }
+    if status != 0:
+        record["error"] = (stderr.strip().splitlines() or ["(no stderr)"])[-1][:500]
+        return record
+    if path == "cli":
+        run_json = out / "run.json"
+        summary = json.loads(run_json.read_text()) if run_json.is_file() else {}
+        stages = _flow_stages(summary)
+        record.update(
+            seconds=stages,
+            total_s=wall,
+            startup_s=round(wall - sum(stages.values()), 3) if stages else None,
+            documents=_count(summary, "documents_in_briefing", "documents"),
+            facts=_count(summary, "facts"),
+        )
+        if args.rerun:
+            status2, _, stderr2, wall2, rss2 = spawn(cmd, env, ROOT)
+            summary2 = json.loads(run_json.read_text()) if run_json.is_file() else {}
+            record.update(rerun_s=round(wall2, 3), rerun_seconds=_flow_stages(summary2))
+            record["peak_rss_mb"] = round(max(tree_rss, rss2), 1)
+    else:
+        line = next((x for x in stdout.splitlines() if x.startswith("BENCH-RESULT ")), "")
+        record.update(json.loads(line[len("BENCH-RESULT ") :]) if line else {"error": "no result"})
+    total = record.get("total_s") or 0
+    record["docs_per_s"] = round(size / total, 1) if total else None
+    record["stage_docs_per_s"] = {
+        k: round(size / v, 1) if v > 0 else None for k, v in (record.get("seconds") or {}).items()
+    }
+    for key in ("total_s", "import_s", "startup_s", "rerun_s"):
+        if isinstance(record.get(key), float):
+            record[key] = round(record[key], 3)
+    record["seconds"] = {k: round(v, 3) for k, v in (record.get("seconds") or {}).items()}
+    return record
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    """A markdown table of the records, with the orchestration overhead flow / pure."""
+    stages: list[str] = []
+    for r in records:
+        for k in r.get("seconds") or {}:
+            if k not in stages:
+                stages.append(k)
+    head = ["size", "path", "total s", "docs/s", *[f"{s} docs/s" for s in stages]]
+    head += ["startup s", "re-run s", "peak MB", "docs", "facts", "overhead"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    pure = {
+        r["size"]: r.get("total_s") for r in records if r["path"] == "pure" and r.get("total_s")
+    }
+    for r in records:
+        if r.get("error"):
+            lines.append(f"| {r['size']} | {r['path']} | failed: {r['error'][:80]} |")
+            continue
+        per = r.get("stage_docs_per_s") or {}
+        overhead = ""
+        if r["path"] != "pure" and pure.get(r["size"]) and r.get("total_s"):
+            overhead = f"{r['total_s'] / pure[r['size']] - 1:+.0%}"
+        cells = [
+            f"{r['size']:,}", r["path"], _f(r.get("total_s")), _f(r.get("docs_per_s"), 0),
+            *[_f(per.get(s), 0) for s in stages],
+            _f(r.get("startup_s")), _f(r.get("rerun_s")), _f(r.get("peak_rss_mb"), 0),
+            str(r.get("documents", "")), str(r.get("facts", "")), overhead,
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None or value == "":
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+# --- profile ----------------------------------------------------------------------------------
+
+
+def profile_pure(source: Path, scratch: Path, batch_size: int, top: int = 10) -> str:
+    """cProfile the pure path once; the top functions by own time and by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    child_pure(source, scratch / "out-profile", batch_size)
+    prof.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top + 15)
+    return buf.getvalue()
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: see the module docstring."""
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sizes", default="1000", help="comma-separated numbers of reports")
+    ap.add_argument("--paths", default="pure,flow", help="pure, flow (in-process), cli")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--flow-arg", action="append", default=[], help="KEY=VALUE for the flow")
+    ap.add_argument("--rerun", action="store_true", help="run the flow twice: the 2nd is a re-run")
+    ap.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "tonghop-bench")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON lines")
+    ap.add_argument("--note", default="", help="free text stored with the results (the load)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the pure path (first size)")
+    ap.add_argument("--keep", action="store_true", help="keep the outputs and stores")
+    # the child side (internal)
+    ap.add_argument("--child", choices=("pure", "flow"), help=argparse.SUPPRESS)
+    ap.add_argument("--source", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return _child_main(args)
+
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = set(paths) - {"pure", "flow", "cli"}
+    if unknown:
+        raise SystemExit(f"unknown path(s): {', '.join(sorted(unknown))}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    results_file = args.results / f"{datetime.now(UTC):%Y%m%d}.jsonl"
+    context = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": machine(),
+        "seed": args.seed,
+        "note": args.note,
+    }
+    scratch = Path(tempfile.mkdtemp(prefix="tonghop-bench-run-"))
+    records: list[dict[str, Any]] = []
+    try:
+        for size in sizes:
+            source, gen = ensure_data(args.data_root, size, args.seed)
+            print(
+                f"# {size:,} reports in {source} (generated at {gen['reports_per_s']:,} reports/s)",
+                file=sys.stderr,
+            )
+            if args.profile and size == sizes[0]:
+                print(profile_pure(source, scratch, args.batch_size))
+            for path in paths:
+                record = {**context, **measure(path, source, size, args, scratch), "generate": gen}
+                records.append(record)
+                with results_file.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                print(
+                    f"#   {path}: {record.get('total_s')} s, {record.get('docs_per_s')} docs/s, "
+                    f"peak {record.get('peak_rss_mb')} MB"
+                    + (f" ERROR {record['error']}" if record.get("error") else ""),
+                    file=sys.stderr,
+                )
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    m = context["machine"]
+    print(
+        f"\n{m['nproc']} cores, {m['cpu']}, {m['mem_gib']} GiB, Python {m['python']}; "
+        f"commit {context['commit']}; load before/after: "
+        + ", ".join(
+            f"{r['path']}@{r['size']}: {r['loadavg_before'][:1]}→{r['loadavg_after'][:1]}"
+            for r in records
+        )
+        + "\n"
+    )
+    print(table(records))
+    print(f"\n(appended to {results_file})")
+    return 0 if all(not r.get("error") for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
