@@ -409,3 +409,20 @@ def clean_text(text: str) -> str:
     """
     text = _SURROGATE.sub("\ufffd", text)
     return unicodedata.normalize("NFC", _XML_FORBIDDEN.sub("", text))
+
+
+_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable_name(name: str) -> str:
+    """A file or member name as text any CSV or DOCX can hold, NFC, nothing hidden.
+
+    Bytes that were not UTF-8 (Python keeps them as lone surrogates, "\\udce1") and control
+    characters are shown as ``\\xNN``: "b\\udce1o" -> "b\\\\xe1o", "a\\x07" -> "a\\\\x07".
+    """
+
+    def show(m: re.Match[str]) -> str:
+        code = ord(m.group(0))
+        return f"\\x{code - 0xDC00 if 0xDC80 <= code <= 0xDCFF else code:02x}"
+
+    return _NAME_UNSAFE.sub(show, unicodedata.normalize("NFC", name))

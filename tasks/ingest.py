@@ -30,7 +30,7 @@ import numpy as np
 import regex as re
 from prefect import task
 
-from tasks.encodings import EncodingError, clean_text, decode_bytes
+from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_name
 from tasks.normalize import normalize_text
 from tasks.readers import (
     Limits,
@@ -108,12 +108,9 @@ def list_sources(folder: Path) -> list[Path]:
 
 
 def display_path(rel: str) -> str:
-    """A path as text that any CSV or DOCX can hold: bytes that are not UTF-8 shown as \\xNN.
-
-    "b\\udcffo.txt" (a Latin-1 name read by Python) -> "b\\\\xffo.txt"; NFC otherwise.
-    """
-    raw = os.fsencode(rel)
-    return unicodedata.normalize("NFC", raw.decode("utf-8", errors="backslashreplace"))
+    """A path as text that any CSV or DOCX can hold: bytes that are not UTF-8 and control
+    characters shown as \\xNN ("b\\udce1o.txt", a Latin-1 name, -> "b\\\\xe1o.txt")."""
+    return printable_name(rel)
 
 
 # --- document ids ----------------------------------------------------------------------------
@@ -336,7 +333,15 @@ class Deduplicator:
         key = doc.content_hash or content_hash(doc.text)
         if key in self._exact:
             return "exact", self._exact[key]
-        found = minhash(doc.text)
+        return self.check_parts(key, minhash(doc.text), doc.source)
+
+    def check_parts(
+        self, key: str, found: tuple[np.ndarray, int] | None, source: str
+    ) -> tuple[str, str] | None:
+        """``check`` for a document already hashed and signed (``content_hash``, ``minhash``):
+        the streaming flow signs documents in its workers and checks them in one place."""
+        if key in self._exact:
+            return "exact", self._exact[key]
         if found is not None:
             sig, size = found
             rows = NUM_PERM // BANDS
@@ -351,10 +356,10 @@ class Deduplicator:
             index = len(self._sigs)
             self._sigs.append(sig)
             self._sizes.append(size)
-            self._sources.append(doc.source)
+            self._sources.append(source)
             for bk in band_keys:
                 self._bands.setdefault(bk, []).append(index)
-        self._exact[key] = doc.source
+        self._exact[key] = source
         return None
 
 

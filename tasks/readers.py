@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import regex as re
 
-from tasks.encodings import EncodingError, clean_text, decode_bytes
+from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_name
 
 #: Share of control or replacement characters above which decoded text is called noise.
 NOISE_SHARE = 0.05
@@ -181,6 +181,9 @@ _FURNITURE = re.compile(
     r"|newsletter|widget|promo|sponsor\w*|tags?|toolbar|pagination|print)(?:$|[\s_-])",
     re.IGNORECASE,
 )
+_MAYBE_CONTENT = re.compile(
+    r"article|content|main|body|entry|post|story|detail|text|bai-?viet|noi-?dung", re.IGNORECASE
+)
 _BLOCKS = frozenset(
     {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
      "ol", "blockquote", "pre", "table", "tr", "dl", "dt", "dd", "figure", "figcaption",
@@ -232,7 +235,15 @@ def _link_density(node) -> float:
 
 
 def _drop_furniture(root) -> None:
+    """Remove scripts, navigation, headers, footers, asides and what is marked as such.
+
+    An article's own <header> (its headline and lead, "sapo", which can hold figures) stays;
+    so does a block whose class names both furniture and content ("main-content has-sidebar")
+    when it holds much text.
+    """
     for tag in root.find_all(_DROP_TAGS):
+        if tag.decomposed or (tag.name == "header" and tag.find_parent(["article", "main"])):
+            continue
         tag.decompose()
     for tag in root.find_all(True):
         if tag.decomposed or tag.name in _KEEP:
@@ -246,7 +257,10 @@ def _drop_furniture(root) -> None:
             ]
         )
         hidden = "hidden" in attrs or "display:none" in str(attrs.get("style", "")).replace(" ", "")
-        if hidden or _FURNITURE.search(words):
+        if hidden or (
+            _FURNITURE.search(words)
+            and not (_MAYBE_CONTENT.search(words) and _text_len(tag) >= 500)
+        ):
             tag.decompose()
 
 
@@ -684,7 +698,7 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     if not info.flag_bits & 0x800:  # not flagged UTF-8: old Windows zips wrote cp437 or cp1258
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             name = name.encode("cp437").decode("utf-8")
-    return unicodedata.normalize("NFC", name)
+    return printable_name(name)
 
 
 def read_zip(data: bytes, limits: Limits, depth: int = 0) -> Found:

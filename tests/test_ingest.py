@@ -251,6 +251,24 @@ def test_html_without_article_tag_finds_the_densest_block() -> None:
     assert "Chuyên mục" not in part.text and "Giấy phép" not in part.text
 
 
+def test_html_keeps_the_articles_own_header_and_content_named_like_furniture() -> None:
+    from tasks.readers import read_bytes
+
+    seed = SEED_FILES[2]
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in paragraphs(seed_text(seed)))
+    lead = "(QĐND) - Năm 2023, toàn tỉnh đã tuyển chọn 1.234 công dân nhập ngũ."
+    page = (
+        f"<html><body><header><nav><a href='/'>Trang chủ</a></nav></header><article><header>"
+        f"<h1>Tổng kết</h1><p class='sapo'>{lead}</p></header>"
+        f"<div class='main-content has-sidebar'>{body}</div></article></body></html>"
+    )
+    part = read_bytes("p.html", page.encode())[0]
+    assert lead in part.text and "Trang chủ" not in part.text
+    got = facts(SourceDoc("x", "x", part.text))
+    assert (1234.0, "công dân", None) in got
+    assert all(f in got for f in seed_facts(seed))
+
+
 def test_html_title_falls_back_to_h1_then_title() -> None:
     from tasks.readers import html_main_text
 
@@ -474,8 +492,12 @@ def test_odd_names_are_read_with_safe_ids(tmp_path: Path) -> None:
     raw = os.path.join(os.fsencode(tmp_path), b"b\xe1o c\xe1o.txt")  # Latin-1 bytes in a name
     with open(raw, "wb") as f:
         f.write(texts[-1])
+    (tmp_path / "zz\x07\nbell.txt").write_bytes(b"")  # control characters in a name
     result = ingest_folder(tmp_path)
-    assert not result.quarantined and not result.duplicates
+    assert [(q.source, q.reason) for q in result.quarantined] == [
+        ("zz\\x07\\x0abell.txt", "empty file")
+    ]
+    assert not result.duplicates
     ids = sorted(d.doc_id for d in result.sources)
     assert len(set(ids)) == 6
     assert "Báo_cáo_tổng_kết_bản_cuối" in ids and "Hội_nghị" in ids
