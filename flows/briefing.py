@@ -29,7 +29,13 @@ from tasks.batch import process_batch_task
 from tasks.ingest import DEFAULT_MAX_BYTES
 from tasks.render import Organisation, render_task
 from tasks.runlog import StageTimer, document_counts, write_run_json_task
-from tasks.store import finish_scan_task, record_run_task, save_batch_task, scan_task
+from tasks.store import (
+    finish_scan_task,
+    load_run_index_task,
+    record_run_task,
+    save_batch_task,
+    scan_task,
+)
 
 #: Batches in flight at once: enough to keep every worker of a parallel runner busy, few enough
 #: that memory stays bounded (each batch's texts are dropped once it is saved).
@@ -77,6 +83,7 @@ def build_briefing(
     # --- ingest → normalise → extract, one task run per batch; save each batch ---
     outcomes: list[tuple[str, str]] = []
     with timer.stage("extract"):
+        index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
         for window in windows(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
             futures = [
                 process_batch_task.submit(source, files, max_file_bytes, scan.manifest)
@@ -84,7 +91,7 @@ def build_briefing(
             ]
             for future in futures:
                 outcomes += save_batch_task(
-                    store, source, future.result(), run_id, scan.fingerprint
+                    store, source, future.result(), run_id, scan.fingerprint, index
                 )
         unchanged = finish_scan_task(store, scan.plan, run_id)
     # --- aggregate, from the store ---

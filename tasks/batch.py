@@ -7,16 +7,16 @@ stays bounded however many sources a run has and results are cheap to send betwe
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.aggregate import documents_frame, facts_frame
 from tasks.extract import extract_docs
-from tasks.ingest import read_source
+from tasks.ingest import minhash, read_path
 from tasks.normalize import normalize_docs
 from tasks.records import SourceDoc
 from tasks.store import SOURCE_COLUMNS, BatchResult, FileStat
@@ -31,20 +31,34 @@ def process_batch(
     """Read, normalise and extract ``files`` (paths under ``root``).
 
     A file that cannot be used becomes a quarantined source row with its reason; a file that
-    holds several documents (an archive, a JSON Lines export) gives one row per document.
+    holds several documents (an archive, a JSON Lines export) gives one row per document, and
+    a bad member of an archive is quarantined on its own. Each document is signed (MinHash) so
+    that the flow can find near-duplicates across batches and runs.
     """
     root = root.resolve()  # file paths in the plan are absolute
     sources: list[dict] = []
     docs: list[SourceDoc] = []
     for f in files:
         try:
-            found = _read(Path(f.path), root, max_bytes, manifest)
-        except ValueError as err:  # UnreadableError and friends: the reason is the message
+            found = read_path(Path(f.path), root, max_bytes, manifest)
+        except ValueError as err:  # UnreadableError: the message is the reason
             sources.append(_source_row(f, "", "", "quarantined", str(err)))
             continue
-        for doc in found:
+        for bad in found.quarantined:
+            sources.append(_source_row(f, "", "", "quarantined", bad.reason, member=bad.source))
+        for doc in found.docs:
             docs.append(doc)
-            sources.append(_source_row(f, doc.doc_id, doc.content_hash, "active", ""))
+            sources.append(
+                _source_row(
+                    f,
+                    doc.doc_id,
+                    doc.content_hash,
+                    "active",
+                    "",
+                    member=doc.source,
+                    signed=minhash(doc.text),
+                )
+            )
     extractions = extract_docs(normalize_docs(docs))
     documents = documents_frame(extractions)
     vague = pd.DataFrame(
@@ -58,29 +72,27 @@ def process_batch(
     )
 
 
-def _read(
-    path: Path, root: Path, max_bytes: int, manifest: dict[str, dict[str, str]]
-) -> list[SourceDoc]:
-    doc = read_source(path, root, max_bytes)
-    rel = path.relative_to(root).as_posix()
-    extra = manifest.get(path.name) or manifest.get(rel) or {}
-    if not extra:
-        return [doc]
-    meta = tuple(sorted({**dict(doc.meta), **extra}.items()))
-    return [SourceDoc(doc.doc_id, doc.source, doc.text, doc.title, meta, doc.content_hash)]
-
-
-def _source_row(f: FileStat, doc_id: str, content_hash: str, status: str, reason: str) -> dict:
+def _source_row(
+    f: FileStat,
+    doc_id: str,
+    content_hash: str,
+    status: str,
+    reason: str,
+    member: str = "",
+    signed: tuple[np.ndarray, int] | None = None,
+) -> dict:
     return {
         "path": f.path,
-        "member": doc_id,  # a file that holds several documents has one row per document
+        "member": member or f.rel,  # a file that holds several documents: one row each
         "rel": f.rel,
         "doc_id": doc_id,
         "size": f.size,
         "mtime_ns": f.mtime_ns,
-        "content_hash": content_hash or hashlib.sha256(b"").hexdigest(),
+        "content_hash": content_hash,
         "status": status,
         "reason": reason,
+        "signature": signed[0].tobytes() if signed else None,
+        "shingles": signed[1] if signed else None,
     }
 
 

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.ingest import Deduplicator
 from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS
 
 SCHEMA_VERSION = 1
@@ -89,6 +91,8 @@ CREATE TABLE IF NOT EXISTS sources (
     reason VARCHAR,                -- why quarantined, or what it duplicates
     first_run VARCHAR,
     last_run VARCHAR,
+    signature BLOB,                -- MinHash of the text, for near-duplicates
+    shingles INTEGER,              -- how many word 5-grams the text has
     PRIMARY KEY (path, member)
 );
 CREATE TABLE IF NOT EXISTS documents ({_columns(_DOC_TYPES, (*DOCUMENT_COLUMNS, "directions"))});
@@ -253,91 +257,132 @@ SOURCE_COLUMNS = (
     "content_hash",
     "status",
     "reason",
+    "signature",
+    "shingles",
+)
+_SOURCE_TABLE_COLUMNS = (
+    "path",
+    "member",
+    "root",
+    "rel",
+    "doc_id",
+    "size",
+    "mtime_ns",
+    "content_hash",
+    "fingerprint",
+    "status",
+    "reason",
+    "first_run",
+    "last_run",
+    "signature",
+    "shingles",
 )
 
 
-def save_batch(
-    con: duckdb.DuckDBPyConnection, root: Path, batch: BatchResult, run_id: str, fingerprint: str
-) -> list[tuple[str, str]]:
-    """Write one batch: replace the documents it re-read, mark duplicates and quarantine.
+@dataclass
+class RunIndex:
+    """What a run checks new documents against: the texts and ids the store already holds.
 
-    A source whose text equals an active source's text (another path) is a duplicate: it is
-    recorded, its facts are not stored twice.
+    Loaded once per run (not per batch or per row: a query per row is what makes a store slow)
+    and updated as batches are saved.
+    """
+
+    dedup: Deduplicator = field(default_factory=Deduplicator)
+    doc_ids: dict[str, str] = field(default_factory=dict)  # doc_id -> the file that has it
+
+
+def load_run_index(con: duckdb.DuckDBPyConnection, rereading: list[str]) -> RunIndex:
+    """Index the active documents of the store, leaving out the files about to be read again
+    (a changed file must not be a near-duplicate of its own earlier version)."""
+    con.register("_rereading", pd.DataFrame({"path": rereading}, dtype="object"))
+    rows = con.execute(
+        "SELECT member, doc_id, content_hash, signature, shingles FROM sources "
+        "WHERE status = 'active' AND path NOT IN (SELECT path FROM _rereading) ORDER BY member"
+    ).fetchall()
+    con.unregister("_rereading")
+    index = RunIndex()
+    for member, doc_id, key, signature, shingles in rows:
+        signed = (np.frombuffer(signature, dtype=np.uint64), int(shingles)) if signature else None
+        index.dedup.check_parts(key, signed, member)
+        index.doc_ids[doc_id] = member
+    return index
+
+
+def classify(sources: pd.DataFrame, index: RunIndex) -> pd.DataFrame:
+    """Decide each active row's fate against the index: active, duplicate (exact or near), or
+    quarantined for a document id another file already has. Updates the index."""
+    status = list(sources["status"])
+    reason = list(sources["reason"])
+    for i, row in enumerate(sources.itertuples(index=False)):
+        if row.status != "active":
+            continue
+        signed = (
+            (np.frombuffer(row.signature, dtype=np.uint64), int(row.shingles))
+            if row.signature is not None
+            else None
+        )
+        hit = index.dedup.check_parts(row.content_hash, signed, row.member)
+        if hit:
+            kind, original = hit
+            status[i], reason[i] = "duplicate", f"{kind} duplicate of {original}"
+        elif row.doc_id in index.doc_ids and index.doc_ids[row.doc_id] != row.member:
+            status[i] = "quarantined"
+            reason[i] = f"document id {row.doc_id!r} is taken by {index.doc_ids[row.doc_id]}"
+        else:
+            index.doc_ids[row.doc_id] = row.member
+    return sources.assign(status=status, reason=reason)
+
+
+def save_batch(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    batch: BatchResult,
+    run_id: str,
+    fingerprint: str,
+    index: RunIndex,
+) -> list[tuple[str, str]]:
+    """Write one batch: replace what the store held for its files, keep duplicates and
+    quarantined files as source rows only, and store the documents and facts of the rest.
 
     Returns:
         (path, status) of every row written: active, duplicate or quarantined.
     """
-    base = str(root.resolve())
-    outcomes: list[tuple[str, str]] = []
+    sources = classify(batch.sources, index)
+    paths = pd.DataFrame({"path": sorted(set(sources["path"]))}, dtype="object")
     con.execute("BEGIN TRANSACTION")
     try:
-        first_run = _forget_paths(con, sorted(set(batch.sources["path"])))
-        keep_docs: list[str] = []
-        for row in batch.sources.itertuples(index=False):
-            status, reason = row.status, row.reason
-            if status == "active":
-                other = con.execute(
-                    "SELECT rel FROM sources WHERE content_hash = ? AND status = 'active' "
-                    "AND path <> ? LIMIT 1",
-                    [row.content_hash, row.path],
-                ).fetchone()
-                if other:
-                    status, reason = "duplicate", f"same text as {other[0]}"
-                else:
-                    clash = con.execute(
-                        "SELECT rel FROM sources WHERE doc_id = ? AND status = 'active' "
-                        "AND path <> ? LIMIT 1",
-                        [row.doc_id, row.path],
-                    ).fetchone()
-                    if clash:
-                        status, reason = (
-                            "quarantined",
-                            f"document id {row.doc_id!r} is taken by {clash[0]}",
-                        )
-            outcomes.append((row.path, status))
+        con.register("_paths", paths)
+        first = dict(
             con.execute(
-                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    row.path,
-                    row.member,
-                    base,
-                    row.rel,
-                    row.doc_id if status == "active" else "",
-                    row.size,
-                    row.mtime_ns,
-                    row.content_hash,
-                    fingerprint,
-                    status,
-                    reason,
-                    first_run.get(row.path, run_id),
-                    run_id,
-                ],
+                "SELECT path, min(first_run) FROM sources WHERE path IN (SELECT path FROM _paths) "
+                "GROUP BY path"
+            ).fetchall()
+        )
+        for table in ("documents", "facts", "vague"):
+            con.execute(
+                f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM sources "
+                "WHERE path IN (SELECT path FROM _paths) AND doc_id <> '')"
             )
-            if status == "active":
-                keep_docs.append(row.doc_id)
-        _insert(con, "documents", batch.documents[batch.documents["doc_id"].isin(keep_docs)])
-        _insert(con, "facts", batch.facts[batch.facts["doc_id"].isin(keep_docs)])
-        _insert(con, "vague", batch.vague[batch.vague["doc_id"].isin(keep_docs)])
+        con.execute("DELETE FROM sources WHERE path IN (SELECT path FROM _paths)")
+        con.unregister("_paths")
+        active = sources["status"] == "active"
+        rows = sources.assign(
+            root=str(root.resolve()),
+            doc_id=sources["doc_id"].where(active, ""),
+            fingerprint=fingerprint,
+            first_run=[first.get(p, run_id) for p in sources["path"]],
+            last_run=run_id,
+        )
+        _insert(con, "sources", rows[list(_SOURCE_TABLE_COLUMNS)])
+        keep = set(sources.loc[active, "doc_id"])
+        _insert(con, "documents", batch.documents[batch.documents["doc_id"].isin(keep)])
+        _insert(con, "facts", batch.facts[batch.facts["doc_id"].isin(keep)])
+        _insert(con, "vague", batch.vague[batch.vague["doc_id"].isin(keep)])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return outcomes
-
-
-def _forget_paths(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, str]:
-    """Drop what the store holds for files about to be written again; keep their first run."""
-    first: dict[str, str] = {}
-    for path in paths:
-        for doc_id, first_run in con.execute(
-            "SELECT doc_id, first_run FROM sources WHERE path = ?", [path]
-        ).fetchall():
-            first.setdefault(path, first_run)
-            if doc_id:
-                for table in ("documents", "facts", "vague"):
-                    con.execute(f"DELETE FROM {table} WHERE doc_id = ?", [doc_id])
-        con.execute("DELETE FROM sources WHERE path = ?", [path])
-    return first
+    return list(zip(sources["path"], sources["status"], strict=True))
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -468,11 +513,18 @@ def scan_task(source: Path, store: Path) -> Scan:
 
 @task(name="save-batch", cache_policy=NO_CACHE)
 def save_batch_task(
-    store: Path, root: Path, batch: BatchResult, run_id: str, fingerprint: str
+    store: Path, root: Path, batch: BatchResult, run_id: str, fingerprint: str, index: RunIndex
 ) -> list[tuple[str, str]]:
     """Prefect wrapper of ``save_batch``."""
     with connect(store) as con:
-        return save_batch(con, root, batch, run_id, fingerprint)
+        return save_batch(con, root, batch, run_id, fingerprint, index)
+
+
+@task(name="load-run-index", cache_policy=NO_CACHE)
+def load_run_index_task(store: Path, rereading: list[str]) -> RunIndex:
+    """Prefect wrapper of ``load_run_index``."""
+    with connect(store) as con:
+        return load_run_index(con, rereading)
 
 
 @task(name="finish-scan", cache_policy=NO_CACHE)

@@ -14,7 +14,15 @@ from tasks.batch import process_batch
 from tasks.ingest import IGNORED_NAMES
 from tasks.overrides import OverrideError, apply_overrides, load_overrides, parse_overrides
 from tasks.runlog import document_counts
-from tasks.store import connect, load_facts, plan_scan, save_batch, scan_folder, touch_unchanged
+from tasks.store import (
+    connect,
+    load_facts,
+    load_run_index,
+    plan_scan,
+    save_batch,
+    scan_folder,
+    touch_unchanged,
+)
 from tonghop.cli import main as cli
 
 
@@ -28,7 +36,9 @@ def _copy_seeds(seeds: Path, dest: Path) -> Path:
 def _run(con, root: Path, run_id: str):
     files = scan_folder(root, IGNORED_NAMES)
     plan = plan_scan(con, root, files, "fp")
-    outcomes = save_batch(con, root, process_batch(root, plan.to_read, 10**7, {}), run_id, "fp")
+    index = load_run_index(con, [f.path for f in plan.to_read])
+    batch = process_batch(root, plan.to_read, 10**7, {})
+    outcomes = save_batch(con, root, batch, run_id, "fp", index)
     unchanged = touch_unchanged(con, plan, run_id)
     return document_counts(plan.status, outcomes, unchanged, len(plan.missing))
 
@@ -89,6 +99,20 @@ def test_unreadable_files_are_quarantined_with_a_reason(seeds: Path, tmp_path: P
         assert reason and "empty" in reason[0]
         again = _run(con, root, "r2")
         assert (again["quarantined"], again["unchanged"]) == (1, 5)
+
+
+def test_a_syndicated_copy_is_a_near_duplicate_across_runs(seeds: Path, tmp_path: Path) -> None:
+    root = _copy_seeds(seeds, tmp_path / "src")
+    with connect(tmp_path / "s.duckdb") as con:
+        _run(con, root, "r1")
+        text = (root / "001_d8530aca4ce47485.txt").read_text(encoding="utf-8")
+        (root / "reprint.txt").write_text(
+            "(Theo Báo Quân đội nhân dân)\n" + text + "\nPV\n", encoding="utf-8"
+        )
+        counts = _run(con, root, "r2")
+        assert (counts["new"], counts["duplicate"], counts["unchanged"]) == (0, 1, 5)
+        reason = con.execute("SELECT reason FROM sources WHERE rel = 'reprint.txt'").fetchone()
+        assert reason and reason[0].startswith("near duplicate of 001_d8530aca4ce47485")
 
 
 # --- overrides -----------------------------------------------------------------------------
