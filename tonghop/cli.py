@@ -181,7 +181,7 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
     from prefect_dask import DaskTaskRunner
 
     server = None
-    settings = contextlib.nullcontext()
+    settings: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if not os.environ.get("PREFECT_API_URL"):
         from prefect.server.api.server import SubprocessASGIServer
 
