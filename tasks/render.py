@@ -395,6 +395,7 @@ class _Sources:
         value = fact_value(f, self.lang)
         return {
             "n": n,
+            "fact_id": _s(f["fact_id"]),
             "doc": _s(f["doc_id"]),
             "source": self.source.get(_s(f["doc_id"]), ""),
             "label": _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), self.lang),
@@ -952,6 +953,8 @@ XLSX_TEXT = {
         "value": "Số liệu",
         "qualifier": "Từ định lượng",
         "sentence": "Câu nguồn",
+        "kind": "Loại",
+        "plan_year": "Năm kế hoạch",
     },
     "en": {
         "comparison": "Yearly comparison",
@@ -972,6 +975,8 @@ XLSX_TEXT = {
         "value": "Figure",
         "qualifier": "Qualifier",
         "sentence": "Source sentence",
+        "kind": "Kind",
+        "plan_year": "Plan year",
     },
 }
 
@@ -1072,24 +1077,35 @@ def comparison_xlsx(data: BriefingInput, lang: str = "vi") -> bytes:
         [x["indicator"], x["key"], x["unit"], x["province"], x["year"], x["value"], x["qualifier"]],
         prov_rows,
     )
+    # the numbers [n] of the briefing's sources annex, so that a cell can be looked up here
+    number = {r["fact_id"]: r["n"] for r in build_context(data, Organisation(), lang)["trace"]}
+    plan_year = {
+        r.doc_id: (None if _num(r.plan_year) is None else int(r.plan_year))
+        for r in data.documents.itertuples()
+    }
     catalog = indicator_by_key()
     fact_rows: dict[str, list[list[Any]]] = {"plan": [], "result": []}
     for f in data.facts.itertuples():
         ind = catalog.get(_s(f.indicator))
-        fact_rows["plan" if f.kind == "plan" else "result"].append(
+        is_plan = f.kind == "plan"
+        year = plan_year.get(f.doc_id) if is_plan else (None if pd.isna(f.year) else int(f.year))
+        fact_rows["plan" if is_plan else "result"].append(
             [
+                number.get(_s(f.fact_id)),
                 _s(f.fact_id),
                 _s(f.doc_id),
                 _ind_label(ind, _s(f.noun_phrase) or _s(f.label), lang),
                 _s(f.indicator),
                 unit_label(_s(f.unit), lang),
-                None if pd.isna(f.year) else int(f.year),
+                year,
                 float(f.value),
                 _s(f.qualifier) or None,
+                TEXT[lang]["plan"] if is_plan else "",
                 _s(f.sentence),
             ]
         )
     head = [
+        x["n"],
         "fact_id",
         x["doc"],
         x["indicator"],
@@ -1098,10 +1114,12 @@ def comparison_xlsx(data: BriefingInput, lang: str = "vi") -> bytes:
         x["year"],
         x["value"],
         x["qualifier"],
+        x["kind"],
         x["sentence"],
     ]
-    sheet(x["plans"], head, fact_rows["plan"])
-    sheet(x["sources"], head, fact_rows["result"] + fact_rows["plan"])
+    sheet(x["plans"], [*head[:6], x["plan_year"], *head[7:]], fact_rows["plan"])
+    every = fact_rows["result"] + fact_rows["plan"]
+    sheet(x["sources"], head, sorted(every, key=lambda r: (r[0] is None, r[0] or 0)))
     wb.properties.creator = wb.properties.lastModifiedBy = "tonghop"
     wb.properties.created = FIXED_TIME
     buf = io.BytesIO()

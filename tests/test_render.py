@@ -120,7 +120,9 @@ def test_place_date_follows_decree_30(iso: str, expected: str) -> None:
 
 def test_every_catalog_unit_has_an_english_name() -> None:
     missing = {i.unit for i in indicators()} - set(units_en())
-    assert not missing
+    assert not missing, (
+        f"add English names of {sorted(missing)} to report_templates/glossary_en.yaml"
+    )
 
 
 # --- hand-made frames --------------------------------------------------------------------------
@@ -611,3 +613,12 @@ def test_properties_keep_the_order_word_requires(rendered: dict[str, Path]) -> N
                     tags = ["w:" + etree.QName(c).localname for c in element]
                     known = [t for t in tags if t in seq]
                     assert known == sorted(known, key=seq.index), (name, parent, tags)
+
+
+def test_xlsx_sources_carry_the_briefing_numbers(rendered: dict[str, Path]) -> None:
+    ctx = build_context(_data(), ORG, "vi")
+    wb = load_workbook(rendered["vi"] / "comparison.xlsx")
+    rows = list(wb["Nguồn"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1]) for r in rows] == [(s["n"], s["fact_id"]) for s in ctx["trace"]]
+    plans = list(wb["Kế hoạch"].iter_rows(values_only=True))
+    assert plans[0][6] == "Năm kế hoạch" and plans[1][6] is None  # unknown stays unknown
