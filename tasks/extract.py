@@ -117,9 +117,14 @@ _LABEL_TRAILERS = frozenset(
 )
 
 
-def _label(doc: NormalizedDoc, mention: Mention, before_text: str) -> str:
+def _label(
+    doc: NormalizedDoc, mention: Mention, before_text: str, previous: Mention | None = None
+) -> str:
     if mention.noun_phrase:
         return expand_abbreviations(mention.noun_phrase)
+    # "187 người, chiếm 12,47%": a share right after a count is the share of that count
+    if previous is not None and previous.noun_phrase and len(before_text) <= 20:
+        return expand_abbreviations(f"{previous.noun_phrase} (tỷ lệ)")
     # "đảng viên nhập ngũ chiếm 1,66%": the subject before the verb says what is counted
     clause = re.split(r"[,;(]", before_text)[-1]
     clause = re.sub(r"^\s*trong đó\s+", "", clause, flags=re.IGNORECASE)
@@ -139,6 +144,7 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
     kinds = sentence_kinds(doc, meta)
     for sentence, kind, mentions in zip(doc.sentences, kinds, per_sentence, strict=True):
         previous_end = sentence.start
+        previous: Mention | None = None
         # a figure spelled out in a sentence without a digit ("Tổ chức hai lớp tập huấn.")
         # cannot be checked against the source by its figure: the fact table promises
         # sentences that do, so such a sentence gives no fact (its words stay in the text)
@@ -165,7 +171,7 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
                     sentence_start=sentence.start,
                     sentence_end=sentence.end,
                     noun_phrase=mention.noun_phrase,
-                    label=_label(doc, mention, doc.text[before_from : mention.start]),
+                    label=_label(doc, mention, doc.text[before_from : mention.start], previous),
                     denominator=mention.denominator,
                     value_max=mention.value_max,
                     qualifier=mention.qualifier,
@@ -174,7 +180,7 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
                     fact_id=fact_id(doc.doc_id, text, mention.start - sentence.start),
                 )
             )
-            previous_end = mention.end
+            previous_end, previous = mention.end, mention
         for a, b in find_vague(doc.folded, sentence.start, sentence.end):
             tail = re.match(r"[^,;.]{0,40}", doc.text[b : sentence.end])
             phrase = doc.text[a:b] + (tail.group() if tail else "")

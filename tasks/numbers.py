@@ -122,6 +122,7 @@ def _patterns() -> dict[str, Any]:
         "scales": {fold(k): float(v) for k, v in g["scales"].items()},
         "currencies": {fold(k): str(v) for k, v in g["currencies"].items()},
         "digits": {fold(k): int(v) for k, v in g["spelled_digits"].items()},
+        "compounds": frozenset(fold(w) for w in g["noun_compounds"]),
         "unit_starts": frozenset(
             fold(w)[:1]
             for w in [*g["time_units"], *g["scales"], *g["currencies"], "%", "phần trăm"]
@@ -396,8 +397,15 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
             break
         if ch in "-–—" and text[i + 1 : i + 2] == " ":
             break
-        if not quoted and stop.match(folded, i, s_end) and (i == 0 or not folded[i - 1].isalpha()):
-            break
+        if not quoted and (i == 0 or not folded[i - 1].isalpha()):
+            sm = stop.match(folded, i, s_end)
+            # a verb of two syllables ("tổ chức", "xây dựng") right after the figure is a noun:
+            # "trên 80% tổ chức cơ sở đảng"; "quân nhân dự bị": "bị" ends no compound noun
+            if sm and not (
+                (not words and " " in sm.group())
+                or (words and f"{fold(words[-1])} {sm.group()}" in _patterns()["compounds"])
+            ):
+                break
         w = _NOUN_WORD.match(text, i, s_end)
         if not w:
             break
