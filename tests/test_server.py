@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,35 @@ def test_prefect_yaml_declares_scheduled_deployments_of_the_flow() -> None:
 # --- a real server -----------------------------------------------------------------------------
 
 
+@dataclass
+class Server:
+    """A ``prefect server start`` subprocess; ``wait()`` until its API answers."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    healthy: bool = False
+
+    def wait(self) -> str:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not self.healthy:
+            if self.proc.poll() is not None:
+                pytest.fail(f"prefect server exited: {_tail(self.log)}")
+            with contextlib.suppress(httpx.HTTPError):
+                self.healthy = httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not healthy in {SERVER_START_TIMEOUT} s: {_tail(self.log)}")
+            time.sleep(0.5)
+        return self.url
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``prefect server start`` on a free loopback port, with its own SQLite database."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``prefect server start`` on a free loopback port, with its own SQLite database.
+
+    Not waited for here, so that a test can start its own subprocess while the server boots
+    (tens of seconds on a busy 2-core machine).
+    """
     home = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
     log = home / "server.log"
@@ -125,21 +152,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prefect server exited: {_tail(log)}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not healthy in {SERVER_START_TIMEOUT} s: {_tail(log)}")
-            time.sleep(0.5)
-        yield url
+        yield Server(f"http://127.0.0.1:{port}/api", proc, log)
     finally:
         _stop(proc)
 
@@ -191,7 +205,15 @@ def test_served_deployment_runs_with_parameters(server: str, seeds: Path, tmp_pa
     )
     log = tmp_path / "serve.log"
     code = (
-        "import os, sys; from pathlib import Path; import tonghop\n"
+        # wait for the API here, so that this process imports while the server boots
+        "import os, sys, time, httpx; from pathlib import Path; import tonghop\n"
+        "while True:\n"
+        "    try:\n"
+        "        if httpx.get(os.environ['PREFECT_API_URL'] + '/health').status_code == 200:\n"
+        "            break\n"
+        "    except httpx.HTTPError:\n"
+        "        pass\n"
+        "    time.sleep(0.5)\n"
         "from tonghop.config import load_config\n"
         "from tonghop.serve import serve_deployments\n"
         "path = Path(sys.argv[1])\n"
@@ -201,20 +223,21 @@ def test_served_deployment_runs_with_parameters(server: str, seeds: Path, tmp_pa
         proc = subprocess.Popen(
             [sys.executable, "-c", code, str(config)],
             cwd=ROOT,
-            env=_env(tmp_path / "home", PREFECT_API_URL=server),
+            env=_env(tmp_path / "home", PREFECT_API_URL=server.url),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        manual = _wait_for_deployment(server, "build-briefing/manual", proc, log)
+        url = server.wait()
+        manual = _wait_for_deployment(url, "build-briefing/manual", proc, log)
         assert manual.parameters["source"] == str(seeds)
-        monthly = _wait_for_deployment(server, "build-briefing/monthly", proc, log)
+        monthly = _wait_for_deployment(url, "build-briefing/monthly", proc, log)
         schedule = monthly.schedules[0].schedule
         assert (schedule.cron, schedule.timezone) == ("0 6 1 * *", "Asia/Ho_Chi_Minh")
 
         out_dir = tmp_path / "manual-out"
-        with temporary_settings(updates={PREFECT_API_URL: server}):
+        with temporary_settings(updates={PREFECT_API_URL: url}):
             flow_run = run_deployment(
                 "build-briefing/manual",
                 parameters={
@@ -234,17 +257,18 @@ def test_served_deployment_runs_with_parameters(server: str, seeds: Path, tmp_pa
 
 
 @pytest.mark.server
-def test_prefect_yaml_deploys_to_the_server(server: str, tmp_path: Path) -> None:
+def test_prefect_yaml_deploys_to_the_server(server: Server, tmp_path: Path) -> None:
     from prefect.client.schemas.actions import WorkPoolCreate
 
     async def pool(client: Any) -> Any:
         return await client.create_work_pool(WorkPoolCreate(name="tonghop", type="process"))
 
-    _api(server, pool)
+    url = server.wait()
+    _api(url, pool)
     done = subprocess.run(
         [str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
         cwd=ROOT,
-        env=_env(tmp_path / "home", PREFECT_API_URL=server),
+        env=_env(tmp_path / "home", PREFECT_API_URL=url),
         capture_output=True,
         text=True,
         timeout=120,
@@ -255,7 +279,7 @@ def test_prefect_yaml_deploys_to_the_server(server: str, tmp_path: Path) -> None
     async def read(client: Any) -> Any:
         return await client.read_deployment_by_name("build-briefing/year-end")
 
-    year_end = _api(server, read)
+    year_end = _api(url, read)
     schedule = year_end.schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("0 17 31 12 *", "Asia/Ho_Chi_Minh")
     assert year_end.work_pool_name == "tonghop"
