@@ -439,7 +439,7 @@ def read_docx(data: bytes, limits: Limits) -> Found:
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
+    except Exception as err:  # BadZipFile, NotImplementedError, EOFError, struct.error, ...
         raise UnreadableError(f"corrupt or truncated DOCX (not a ZIP package: {err})") from err
     try:
         with zf:
@@ -707,7 +707,7 @@ def read_zip(data: bytes, limits: Limits, depth: int = 0) -> Found:
         raise UnreadableError(f"archives nested deeper than {limits.max_depth} levels")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
+    except Exception as err:  # BadZipFile, NotImplementedError, EOFError, struct.error, ...
         raise UnreadableError(f"corrupt or truncated ZIP archive ({err})") from err
     found: Found = []
     with zf:
@@ -733,7 +733,7 @@ def read_zip(data: bytes, limits: Limits, depth: int = 0) -> Found:
             except UnreadableError as err:
                 found.append(PartError(name, str(err)))
                 continue
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
+            except Exception as err:  # zipfile and zlib raise many kinds on a damaged member
                 found.append(PartError(name, f"corrupt archive member ({err})"))
                 continue
             for part in parts:
@@ -790,9 +790,19 @@ def read_bytes(name: str, data: bytes, limits: Limits | None = None, depth: int 
     """Read the documents of one file (or archive member) given its name and bytes.
 
     Raises:
-        UnreadableError: when nothing in it can be used; the message says why.
+        UnreadableError: when nothing in it can be used; the message says why. Nothing else:
+            an unexpected error of a parser on a damaged file becomes one too, naming it.
     """
-    limits = limits or Limits()
+    try:
+        return _dispatch(name, data, limits or Limits(), depth)
+    except UnreadableError:
+        raise
+    except Exception as err:  # the run must go on: a parser's surprise quarantines the file
+        what = suffix_of(name) or "file"
+        raise UnreadableError(f"unreadable {what} ({type(err).__name__}: {err})") from err
+
+
+def _dispatch(name: str, data: bytes, limits: Limits, depth: int) -> Found:
     suffix = suffix_of(name) or sniff(data)
     if len(data) > limits.max_bytes:
         raise UnreadableError(f"file too large ({len(data)} bytes > limit {limits.max_bytes})")

@@ -6,7 +6,6 @@ copies, the legacy encodings, and broken files of every kind.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import io
@@ -590,8 +589,10 @@ VALID = {
 def test_fuzz_random_bytes_raise_only_unreadable(suffix: str, data: bytes) -> None:
     from tasks.readers import read_bytes
 
-    with contextlib.suppress(UnreadableError):
+    try:
         read_bytes(f"fuzz{suffix}", data)
+    except UnreadableError as err:
+        assert not str(err).startswith("unreadable "), err  # the safety net: a reader missed it
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -608,8 +609,10 @@ def test_fuzz_damaged_files_raise_only_unreadable(
     data = bytearray(VALID[suffix][: max(1, int(len(VALID[suffix]) * (0.5 + cut / 2)))])
     for where, byte in flips:
         data[int(where * (len(data) - 1))] = byte
-    with contextlib.suppress(UnreadableError):
+    try:
         read_bytes(f"fuzz{suffix}", bytes(data))
+    except UnreadableError as err:
+        assert not str(err).startswith("unreadable "), err  # the safety net: a reader missed it
 
 
 # --- the real flow ---------------------------------------------------------------------------
