@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
@@ -94,6 +95,15 @@ def scope_slug(provinces: Iterable[str], years: Iterable[int], name: str = "") -
     if spans:
         parts.append(str(spans[0]) if len(spans) == 1 else f"{spans[0]}-{spans[-1]}")
     return "-".join(parts) or "tong-hop"
+
+
+def scope_of(documents: pd.DataFrame, name: str = "") -> str:
+    """``scope_slug`` of a documents frame (its ``province`` and ``year`` columns)."""
+    if name or documents.empty:
+        return scope_slug([], [], name)
+    provinces = [str(p) for p in documents["province"].dropna() if str(p)]
+    years = [int(y) for y in documents["year"].dropna()]
+    return scope_slug(provinces, years)
 
 
 def today_in(timezone: str = DEFAULT_TIMEZONE, now: datetime | None = None) -> date:
@@ -399,6 +409,17 @@ def email_task(briefing: Path, mail: MailConfig, day: date, scope: str) -> list[
     return sent
 
 
+def email_briefing(briefing: Path, mail: MailConfig, day: date, scope: str) -> list[str]:
+    """``email_task`` with the retries of the config (``mail.retries``, doubling delays).
+
+    Call it in a flow; it raises ``DeliveryError`` when the last retry fails.
+    """
+    configured = email_task.with_options(
+        retries=mail.retries, retry_delay_seconds=mail.retry_delays()
+    )
+    return configured(briefing, mail, day, scope)
+
+
 @dataclass(frozen=True)
 class Distribution:
     """What the distribute stage did: the archived file and who was e-mailed."""
@@ -431,7 +452,5 @@ def distribute(
     dropped = drop_task(briefing, archive, day, scope)
     emailed: list[str] = []
     if mail is not None:
-        emailed = email_task.with_options(
-            retries=mail.retries, retry_delay_seconds=mail.retry_delays()
-        )(briefing, mail, day, scope)
+        emailed = email_briefing(briefing, mail, day, scope)
     return Distribution(dropped, emailed)

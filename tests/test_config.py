@@ -141,3 +141,10 @@ def test_find_config_order(tmp_path: Path) -> None:
     assert find_config(None, {}, tmp_path) is None
     _write(tmp_path, "")
     assert find_config(None, {}, tmp_path) == tmp_path / "tonghop.toml"
+
+
+def test_require_mail_names_what_is_missing() -> None:
+    with pytest.raises(ConfigError, match=r"mail\.to \(TONGHOP_MAIL_TO\), mail\.from"):
+        load_config(None, {}).require_mail()
+    ready = load_config(None, {"TONGHOP_MAIL_TO": "a@x.vn", "TONGHOP_MAIL_FROM": "f@x.vn"})
+    ready.require_mail()  # no error

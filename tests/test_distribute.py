@@ -28,6 +28,7 @@ from tasks.distribute import (
     DeliveryError,
     build_message,
     drop_file,
+    scope_of,
     scope_slug,
     send_message,
     send_with_retries,
@@ -73,6 +74,17 @@ def test_slugify_vietnamese_names(text: str, slug: str) -> None:
 )
 def test_scope_slug(provinces: list[str], years: list[int], name: str, scope: str) -> None:
     assert scope_slug(provinces, years, name) == scope
+
+
+def test_scope_of_a_documents_frame() -> None:
+    import pandas as pd
+
+    docs = pd.DataFrame(
+        {"province": ["Nghệ An", None, "Hà Tĩnh"], "year": pd.array([2024, 2023, None], "Int64")}
+    )
+    assert scope_of(docs) == "ha-tinh-nghe-an-2023-2024"
+    assert scope_of(docs, "quan-khu-4") == "quan-khu-4"
+    assert scope_of(docs.iloc[0:0]) == "tong-hop"
 
 
 def test_today_is_vietnam_date() -> None:

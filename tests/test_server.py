@@ -94,6 +94,52 @@ def test_prefect_yaml_declares_scheduled_deployments_of_the_flow() -> None:
     assert crons == {"monthly": "0 6 1 * *", "year-end": "0 17 31 12 *"}
 
 
+def test_build_deployments_from_the_config(tmp_path: Path) -> None:
+    from prefect import flow
+
+    from tonghop.config import load_config
+    from tonghop.serve import build_deployments
+
+    path = tmp_path / "tonghop.toml"
+    path.write_text(
+        '[paths]\nsource = "in"\n[organisation]\nplace = "Nghệ An"\n'
+        '[schedules]\nemail = true\n[schedules.cron]\nquarterly = "0 7 1 1,4,7,10 *"\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, {})
+
+    @flow(name="build-briefing")
+    def with_config(
+        source: str = "", out: str = "", store: str = "", config: str = "", email: bool = False
+    ) -> None:
+        """A flow taking the config path: the header block is not passed as a parameter."""
+
+    @flow(name="build-briefing")
+    def with_organisation(
+        source: str = "", out: str = "", organisation: dict | None = None
+    ) -> None:
+        """A flow without ``config``: the header block goes as ``organisation``."""
+
+    deployments = {d.name: d for d in build_deployments(config, path, with_config)}
+    assert set(deployments) == {"quarterly", "manual"}
+    schedule = deployments["quarterly"].schedules[0].schedule
+    assert (schedule.cron, schedule.timezone) == ("0 7 1 1,4,7,10 *", "Asia/Ho_Chi_Minh")
+    assert deployments["manual"].schedules == []
+    assert deployments["manual"].parameters == {
+        "source": str(tmp_path / "in"),
+        "out": str(tmp_path / "out"),
+        "store": str(tmp_path / "data" / "tonghop.duckdb"),
+        "config": str(path.resolve()),
+        "email": True,
+    }
+    # never a password among the parameters, which the server stores in clear
+    assert not any("password" in k for d in deployments.values() for k in d.parameters)
+
+    other = build_deployments(config, path, with_organisation)[0].parameters
+    assert set(other) == {"source", "out", "organisation"}
+    assert other["organisation"]["place"] == "Nghệ An"
+
+
 # --- a real server -----------------------------------------------------------------------------
 
 

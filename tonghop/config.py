@@ -201,6 +201,8 @@ class SchedulesConfig(_Section):
     """
 
     timezone: str = DEFAULT_TIMEZONE
+    #: whether the served deployments e-mail the briefing (``email`` parameter of the flow)
+    email: bool = False
     cron: dict[str, str] = Field(
         default_factory=lambda: {"monthly": "0 6 1 * *", "year-end": "0 17 31 12 *"}
     )
@@ -243,6 +245,16 @@ class Config(_Section):
     mail: MailConfig = Field(default_factory=MailConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
+
+    def require_mail(self) -> None:
+        """Check, before any work, that ``--email`` can send: recipients, sender and host set.
+
+        Raises:
+            ConfigError: naming the keys (and their environment variables) still missing.
+        """
+        missing = self.mail.missing_for_sending()
+        if missing:
+            raise ConfigError("cannot e-mail the briefing: set " + ", ".join(missing))
 
     def to_organisation(self) -> Organisation:
         """The header block for ``tasks.render``: only the keys the file sets, defaults else."""

@@ -52,6 +52,8 @@ def deployment_parameters(
         "out": str(config.paths.out),
         "store": str(config.paths.store),
     }
+    if config.schedules.email:
+        wanted["email"] = True
     if config_path is not None and "config" in accepted:
         wanted["config"] = str(config_path.resolve())
     elif "organisation" in accepted:
