@@ -30,7 +30,7 @@ def test_sample_file_loads_and_builds_the_header_block() -> None:
     assert config.schedules.cron["year-end"] == "0 17 31 12 *"
     # relative paths are taken from the file's folder, not the working directory
     assert config.paths.source == ROOT / "seeds"
-    assert config.paths.archive.is_absolute()
+    assert config.paths.archive_for(Path("/x")) == ROOT / "out" / "archive"
 
 
 def test_no_file_gives_the_defaults_of_the_briefing() -> None:
@@ -38,6 +38,8 @@ def test_no_file_gives_the_defaults_of_the_briefing() -> None:
     assert config.to_organisation() == Organisation()
     assert config.mail.to == ()
     assert config.mail.smtp_port == 25
+    # no archive configured: inside the run's output folder
+    assert config.paths.archive_for(Path("/tmp/o")) == Path("/tmp/o/archive")
 
 
 def test_organisation_sets_only_the_keys_given(tmp_path: Path) -> None:

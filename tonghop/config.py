@@ -175,7 +175,8 @@ class PathsConfig(_Section):
         source: folder of reports (read-only).
         out: folder of the briefing and tables of the latest run.
         store: the DuckDB store.
-        archive: folder of issued briefings, ``briefing-YYYY-MM-DD-<scope>.docx``.
+        archive: folder of issued briefings, ``briefing-YYYY-MM-DD-<scope>.docx``; unset:
+            ``archive/`` inside the output folder of the run (see ``archive_for``).
         scope: a fixed name for the archive (e.g. ``quan-khu-4``); empty: made from the
             provinces and years of the briefing.
     """
@@ -183,8 +184,12 @@ class PathsConfig(_Section):
     source: Path = Path("seeds")
     out: Path = Path("out")
     store: Path = Path("data/tonghop.duckdb")
-    archive: Path = Path("out/archive")
+    archive: Path | None = None
     scope: str = ""
+
+    def archive_for(self, out: Path) -> Path:
+        """The archive folder of a run writing into ``out``: ``archive``, else ``out/archive``."""
+        return self.archive if self.archive is not None else out / "archive"
 
     @field_validator("scope")
     @classmethod
@@ -315,7 +320,7 @@ def _resolve_paths(paths: PathsConfig, base: Path) -> PathsConfig:
             "source": under(paths.source),
             "out": under(paths.out),
             "store": under(paths.store),
-            "archive": under(paths.archive),
+            "archive": under(paths.archive) if paths.archive is not None else None,
         }
     )
 
