@@ -270,6 +270,13 @@ def _read_one(
     def refuse(reason: str) -> Refusal:
         return Refusal(n_start, n_end, reason)
 
+    digits = sum(c.isdigit() for c in m.group())
+    if (
+        (a.startswith("0") and a.replace(".", "").isdigit() and len(a.replace(".", "")) >= 4)
+        or digits >= 10
+        or (before[-1:] == " " and _PHONE_BEFORE.search(text, max(s_start, n_start - 6), n_start))
+    ):
+        return refuse("phone or code number")
     if len(nxt) >= 2 and nxt[0] in ".," and nxt[1].isdigit():
         return refuse("date or foreign decimal (27.11)")
     if nxt[:1] in ("-", "/") and _UPPER_CODE.match(nxt.replace(" ", "")[1:2] or " "):
@@ -282,13 +289,6 @@ def _read_one(
         return refuse("year")
     if b and sep in ("/", "-", "–") and _looks_like_date(a, b, before, after):
         return refuse("date (29/12, 27-11)")
-    digits = sum(c.isdigit() for c in m.group())
-    if (
-        (a.startswith("0") and a.replace(".", "").isdigit() and len(a.replace(".", "")) >= 4)
-        or digits >= 10
-        or (before[-1:] == " " and _PHONE_BEFORE.search(text, max(s_start, n_start - 6), n_start))
-    ):
-        return refuse("phone or code number")
     if _is_identifier(before) and ("." not in a or len(a) < 5):
         return refuse("identifier (Quân khu 4, Chỉ thị số 21, năm 2023)")
     plain = "." not in a and "," not in a
@@ -397,7 +397,12 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
             break
         if ch in "-–—" and text[i + 1 : i + 2] == " ":
             break
-        if not quoted and (i == 0 or not folded[i - 1].isalpha()):
+        if (
+            not quoted
+            and (i == 0 or not folded[i - 1].isalpha())
+            and not text[i + 1 : i + 2].isupper()
+        ):
+            # ("dầu DO": a word in capitals is an abbreviation, never the stop word "do")
             sm = stop.match(folded, i, s_end)
             # a verb of two syllables ("tổ chức", "xây dựng") right after the figure is a noun:
             # "trên 80% tổ chức cơ sở đảng"; "quân nhân dự bị": "bị" ends no compound noun

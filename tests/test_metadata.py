@@ -89,3 +89,139 @@ def test_quan_khu_narrows_but_a_province_outside_it_is_dropped() -> None:
     m = meta("Đại diện Quân khu 4 dự. Đoàn công tác tỉnh Quảng Nam sang thăm, trao đổi.")
     assert m.province == ""
     assert m.military_region == "4"
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [
+        # a list of provinces names where the work was done, not where the report is from
+        ("Xây nhà tại các tỉnh An Giang, Kiên Giang, Cà Mau, Sóc Trăng cho hộ nghèo.", ""),
+        # places inside a province: "xã Hòa Bình", "huyện Văn Yên", "đường Trần Phú"
+        ("Hội nghị tại xã Hòa Bình, huyện Tân Phú. Xã Hòa Bình đạt chuẩn nông thôn mới.", ""),
+        # "Hồ Chí Minh" alone is the president, not the city
+        (
+            "Học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh. Đoàn TNCS Hồ Chí Minh.",
+            "",
+        ),
+        ("Ban Dân vận Thành ủy TP.HCM tổ chức hội nghị tổng kết năm 2021.", "TP. Hồ Chí Minh"),
+        ("UBND huyện Ninh Cư (Kiên Giang) tổ chức hội nghị sơ kết.", "Kiên Giang"),
+        ("Chiến thắng Điện Biên Phủ được nhắc lại tại hội nghị.", ""),
+        # foreign provinces are never provinces of Vietnam
+        ("Phối hợp với tỉnh Savannakhet (Lào) và Kampong Cham (Campuchia) quy tập hài cốt.", ""),
+        # after the 2025 merger a report names the old provinces its new unit absorbed
+        (
+            "UBND tỉnh Tuyên Quang tổ chức hội nghị tổng kết năm 2025. Tỉnh Tuyên Quang mới "
+            "hợp nhất từ tỉnh Tuyên Quang và tỉnh Hà Giang.",
+            "Tuyên Quang",
+        ),
+        ("(Baothanhhoa.vn) - Chiều 26/12, Ban CHQS huyện Như Xuân tổ chức hội nghị.", "Thanh Hóa"),
+        ("BPO - Sáng 30-12, Đảng ủy Quân sự tỉnh tổ chức hội nghị tổng kết.", "Bình Phước"),
+        ("(TTXVN) - Sáng 18/12, Bộ CHQS tổ chức hội nghị tổng kết.", ""),  # national outlet
+    ],
+)
+def test_province_is_named_or_stays_unknown(text: str, province: str) -> None:
+    m = meta(text)
+    assert m.province == province, m.province_reason
+    assert m.province_reason
+
+
+def test_hue_is_its_own_unit_after_the_merger_only() -> None:
+    before = meta("Sáng 20/12, UBND tỉnh Thừa Thiên Huế tổ chức hội nghị tổng kết năm 2023.")
+    after = meta("Sáng 20/12, UBND thành phố Huế tổ chức hội nghị tổng kết năm 2025.")
+    assert (before.province, after.province) == ("Thừa Thiên Huế", "Huế")
+
+
+@pytest.mark.parametrize(
+    ("text", "attendees"),
+    [
+        (
+            "Phó Bí thư Thường trực Tỉnh ủy Lê Văn Dũng đến dự.",
+            ("Lê Văn Dũng - Phó Bí thư Thường trực Tỉnh ủy",),
+        ),
+        (
+            "Dự hội nghị có Thiếu tướng Nguyễn Hồng Thái, Phó Tư lệnh Quân khu 1.",
+            ("Thiếu tướng Nguyễn Hồng Thái - Phó Tư lệnh Quân khu 1",),
+        ),
+        (
+            "Tham dự có Đại tá Phạm Phú Ý - Phó Tham mưu trưởng Quân khu 7; đồng chí Nguyễn Đài "
+            "Thy - Phó Chủ tịch HĐND tỉnh cùng lãnh đạo các sở, ngành.",
+            (
+                "Đại tá Phạm Phú Ý - Phó Tham mưu trưởng Quân khu 7",
+                "Nguyễn Đài Thy - Phó Chủ tịch HĐND tỉnh",
+            ),
+        ),
+    ],
+)
+def test_attendees_carry_their_titles(text: str, attendees: tuple[str, ...]) -> None:
+    assert meta(text).attendees == attendees
+
+
+@pytest.mark.parametrize(
+    ("text", "chairs"),
+    [
+        ("Đồng chí Y Giang Niê, Chủ tịch UBND huyện chủ trì hội nghị.", ("Y Giang Niê",)),
+        ("Đại tá Ksor Bơ, Phó Chính ủy Bộ CHQS tỉnh chủ trì hội nghị.", ("Ksor Bơ",)),
+        ("Hội nghị do đồng chí Lê Văn Ngọc, Bí thư Huyện ủy chủ trì.", ("Lê Văn Ngọc",)),
+    ],
+)
+def test_chairs_with_names_of_every_people(text: str, chairs: tuple[str, ...]) -> None:
+    assert meta(text).chairs == chairs
+
+
+@pytest.mark.parametrize(
+    ("text", "organiser"),
+    [
+        ("Ngày 15/12/2022, Bộ CHQS tỉnh tổ chức hội nghị tổng kết.", "Bộ CHQS tỉnh"),
+        (
+            "Chiều 28/11, tại Hội trường Bộ CHQS tỉnh, Ban Dân vận Tỉnh ủy tổ chức hội nghị.",
+            "Ban Dân vận Tỉnh ủy",
+        ),
+        ("Hội nghị diễn ra trong không khí phấn khởi.", ""),
+    ],
+)
+def test_organiser(text: str, organiser: str) -> None:
+    assert meta(text).organiser == organiser
+
+
+@pytest.mark.parametrize(
+    ("text", "year", "plan_year"),
+    [
+        # the year after the review word is reviewed, the one after a plan word is planned
+        ("Hội nghị tổng kết công tác năm 2013 và triển khai nhiệm vụ năm 2014.", 2013, 2014),
+        # a law's year names the law
+        ("Tổng kết năm 2023. Thực hiện tốt Luật Nghĩa vụ quân sự năm 2015.", 2023, None),
+        # "Năm 2016, huyện tiếp tục ..." plans, after a 2015 exercise
+        (
+            "Huyện diễn tập khu vực phòng thủ năm 2015 đạt loại giỏi. Năm 2016, huyện tiếp tục "
+            "chỉ đạo 3 xã diễn tập.",
+            2015,
+            2016,
+        ),
+        ("Sơ kết 6 tháng đầu năm 2024, triển khai nhiệm vụ 6 tháng cuối năm.", 2024, None),
+        # no year but the full conference date: the year it reviews
+        (
+            "Sáng 14-11-2022, Công an tỉnh tổ chức hội nghị sơ kết 3 năm thực hiện Nghị định.",
+            2022,
+            None,
+        ),
+    ],
+)
+def test_year_reviewed(text: str, year: int, plan_year: int | None) -> None:
+    m = meta(text)
+    assert (m.year, m.plan_year) == (year, plan_year)
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("Chiều 12/7, Ban CHQS huyện tổ chức hội nghị sơ kết 6 tháng đầu năm 2024.", "2024-07-12"),
+        ("Chiều 14/1/2010, Tỉnh ủy tổ chức hội nghị tổng kết năm 2009.", "2010-01-14"),
+        (
+            "Sáng 5-10, hai bên sơ kết 5 năm thực hiện chương trình giai đoạn 2019 - 2024.",
+            "2024-10-05",
+        ),
+        ("Sáng 21/6, Tỉnh ủy tổng kết 10 năm thực hiện Nghị quyết, giai đoạn 2008 - 2018.", ""),
+    ],
+)
+def test_conference_date_year_is_inferred_safely(text: str, iso: str) -> None:
+    assert meta(text).conference_date == iso

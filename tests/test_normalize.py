@@ -88,3 +88,76 @@ def test_boilerplate_stays_in_the_text_but_not_in_the_sentences() -> None:
     sentences = [doc.text[s.start : s.end] for s in doc.sentences]
     assert sentences == ["Sáng nay 27.11, hội nghị khen thưởng 5 tập thể."]
     assert {k for _, _, k in doc.boilerplate} >= {"stamp", "dateline", "byline"}
+
+
+@given(st.text(max_size=200))
+def test_fold_is_idempotent(text: str) -> None:
+    assert fold(fold(text)) == fold(text)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400))
+def test_sentences_and_boilerplate_stay_inside_the_text(raw: str) -> None:
+    doc = normalize_doc(SourceDoc("x", "x.txt", raw))
+    assert len(doc.folded) == len(doc.text)
+    previous_end = 0
+    for s in doc.sentences:
+        assert previous_end <= s.start < s.end <= len(doc.text)
+        previous_end = s.end
+        for a, b, _ in doc.boilerplate:
+            assert s.end <= a or s.start >= b  # no sentence overlaps boilerplate
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Năm 2023 đạt 100% chỉ tiêu.",
+                "TP.HCM có 3.340 mô hình.",
+                "Sáng nay 27.11, hội nghị diễn ra!",
+                "T.Ư chỉ đạo.",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_joined_sentences_split_back(parts: list[str]) -> None:
+    text = " ".join(parts)
+    found = [text[s.start : s.end] for s in split_sentences(text, [])]
+    assert found == parts
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        # a headline with figures repeats the body: left out, even with a number
+        (
+            "Cần Thơ: Hoàn thành 100% chỉ tiêu giao quân năm 2019\nNăm 2019, thành phố giao quân.",
+            {"title"},
+        ),
+        # a short subheading with a figure in the middle of the report
+        (
+            "Năm 2023, tỉnh đạt kết quả tốt.\nGiao quân đạt 100% chỉ tiêu\nHội nghị kết thúc.",
+            {"heading"},
+        ),
+        ("(BGĐT) - Ngày 15/12/2022, Bộ CHQS tỉnh tổ chức hội nghị.", {"dateline"}),
+        ("BPO - Sáng 30-12, Đảng ủy Quân sự tỉnh tổ chức hội nghị.", {"dateline"}),
+        ("(Baothanhhoa.vn) - Chiều 26/12, Ban CHQS huyện tổ chức hội nghị.", {"dateline"}),
+        ("Năm 2023, tỉnh đạt kết quả tốt.\nTin, ảnh: Hoàng Anh", {"byline"}),
+        ("Năm 2023, tỉnh đạt kết quả tốt.\nXem thêm: các tin khác", {"updated"}),
+    ],
+)
+def test_more_boilerplate(text: str, kinds: set[str]) -> None:
+    assert kinds <= {k for _, _, k in find_boilerplate(text)}
+
+
+def test_bullet_lines_are_prose() -> None:
+    text = (
+        "Năm 2020, LLVT tỉnh hoàn thành các chỉ tiêu:\n- Giao quân đạt 100% chỉ tiêu (816 công dân)"
+    )
+    assert find_boilerplate(text) == []
+
+
+def test_a_line_starting_with_an_abbreviation_is_no_dateline() -> None:
+    text = "QP-QS địa phương được giữ vững, đạt 100% chỉ tiêu."
+    assert find_boilerplate(text) == []

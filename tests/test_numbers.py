@@ -130,3 +130,117 @@ def test_any_count_before_a_noun_is_read_back(n: int, noun: str) -> None:
         return  # a bare year-like number is read as a year, by design
     (m,), _ = mentions(f"Toàn tỉnh có {token} {noun} tham gia.")
     assert m.value == n
+
+
+@pytest.mark.parametrize(
+    ("sentence", "values"),
+    [
+        # "a/b" joins two counts when a noun sits between them
+        ("Tổ chức 181.180 lượt tổ/405.194 lượt cán bộ tuần tra.", [181180, 405194]),
+        # scale words multiply; "ngàn" is "nghìn"
+        ("Huấn luyện cho hơn 25 ngàn dân quân tự vệ.", [25000]),
+        ("Hỗ trợ khoảng 1,5 triệu lượt người.", [1_500_000]),
+        ("Trao 50 suất quà, mỗi suất trị giá 500 nghìn đồng.", [50, 500_000]),
+        # a range with "đến"
+        ("Tỷ lệ khá, giỏi từ 25 đến 30% ở từng đơn vị.", [25]),
+        # a decimal below one is no phone number
+        ("Đảng viên nhập ngũ chiếm 0,52% tổng số.", [0.52]),
+        # a noun in quotes is the counted noun
+        ('Các đơn vị duy trì 12 "mô hình dân vận khéo".', [12]),
+        # "Quân đội 150 công dân": the army's share of recruits counts
+        ("Trong đó Quân đội 1.350 công dân, Công an 150 công dân.", [1350, 150]),
+        # "Lào 1,2 tỷ đồng": money after a capitalised word is still money
+        ("Tỉnh đã chi hơn 4,6 tỷ đồng, trong đó hỗ trợ phía Lào 1,2 tỷ đồng.", [4.6e9, 1.2e9]),
+    ],
+)
+def test_figures_in_context(sentence: str, values: list[float]) -> None:
+    found, _ = mentions(sentence)
+    assert [m.value for m in found] == pytest.approx(values)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("Ban Chỉ đạo 515 tỉnh tổ chức hội nghị.", "identifier"),
+        ("Khắc phục hậu quả bão số 3 trên địa bàn.", "identifier"),
+        ("Đoàn 379 tham gia diễn tập.", "identifier"),
+        ("Thực hiện Quy chế phối hợp số 09/QC-BĐBP-CHQS năm 2023.", "document symbol"),
+        ("Phối hợp với Sư đoàn 330 đứng chân trên địa bàn.", "identifier"),
+        ("Mọi thông tin liên hệ số điện thoại 0271.3879.123.", "phone"),
+        ("Khai mạc lúc 8h30 tại hội trường.", "code or time"),
+        ("Sau khi Quốc lộ 1A được mở rộng.", "code or time"),
+        ("Cán bộ đối tượng 1, 2, 3 đi bồi dưỡng.", "no counted noun"),
+        ("Diễn tập từ ngày 26 đến 27-11-2015.", "identifier"),  # "ngày 26 ..." names a day
+        ("Sơ kết 6 tháng đầu năm 2024.", "duration"),
+    ],
+)
+def test_more_numbers_that_are_never_facts(sentence: str, reason: str) -> None:
+    found, refused = mentions(sentence)
+    assert found == [], found
+    assert any(reason in r.reason for r in refused), refused
+
+
+def test_a_spelled_number_opening_a_clause_points_back() -> None:
+    found, _ = mentions("Hai đơn vị duy trì tốt mô hình; hai bên tổ chức ba đợt tuyên truyền.")
+    assert [(m.value, m.unit) for m in found] == [(3, "đợt")]
+
+
+def test_one_as_an_article_is_not_a_count() -> None:
+    found, _ = mentions("Tỉnh là một đơn vị tiêu biểu, có một huyện diễn tập.")
+    assert [(m.value, m.unit) for m in found] == [(1, "huyện")]
+
+
+_QUALIFIERS = ["", "hơn", "gần", "khoảng", "trên", "gần như", "xấp xỉ", "ít nhất"]
+
+
+@given(
+    st.integers(min_value=1, max_value=9_999_999),
+    st.sampled_from(_QUALIFIERS),
+    st.sampled_from(["", "nghìn", "triệu", "tỷ"]),
+)
+def test_money_with_qualifier_and_scale_is_read_back(n: int, qualifier: str, scale: str) -> None:
+    token = f"{n:,}".replace(",", ".")
+    factor = {"": 1, "nghìn": 10**3, "triệu": 10**6, "tỷ": 10**9}[scale]
+    sentence = f"Tổng kinh phí {qualifier} {token} {scale} đồng cho các hộ.".replace("  ", " ")
+    if is_year_like(token):
+        return
+    (m,), _ = mentions(sentence)
+    assert (m.value, m.unit, m.qualifier) == (n * factor, "đồng", qualifier)
+
+
+@given(
+    st.integers(min_value=1900, max_value=2099),
+    st.integers(min_value=1, max_value=28),
+    st.integers(min_value=1, max_value=12),
+)
+def test_years_and_dates_are_never_facts(year: int, day: int, month: int) -> None:
+    for sentence in (
+        f"Năm {year}, toàn tỉnh đạt kết quả tốt.",
+        f"Ngày {day}/{month}/{year}, hội nghị diễn ra.",
+        f"Chiều {day}/{month}, Bộ CHQS tổ chức hội nghị.",
+        f"Sáng {day}-{month}, hội nghị diễn ra.",
+        f"Giai đoạn {year} - {year + 1} của tỉnh.",
+        f"Theo Kế hoạch {day}/KH-UBND của tỉnh.",
+    ):
+        found, _ = mentions(sentence)
+        assert found == [], sentence
+
+
+@given(st.integers(min_value=1, max_value=5000), st.integers(min_value=1, max_value=5000))
+def test_a_fraction_keeps_its_denominator(a: int, b: int) -> None:
+    ta, tb = f"{a:,}".replace(",", "."), f"{b:,}".replace(",", ".")
+    if is_year_like(ta) or is_year_like(tb) or (a <= 31 and b <= 12):
+        return  # "a/b" that could be a date, or year-like parts, are refused by design
+    (m,), _ = mentions(f"Đến nay đã có {ta}/{tb} xã đạt chuẩn.")
+    assert (m.value, m.denominator, m.unit) == (a, b, "xã")
+
+
+@given(st.text(alphabet="0123456789.,/- %abcđ", max_size=40))
+def test_the_grammar_never_crashes_and_mentions_stay_in_bounds(text: str) -> None:
+    found, refused = mentions(text)
+    for m in [*found, *refused]:
+        assert 0 <= m.start < m.end <= len(text)
+
+
+def is_year_like(token: str) -> bool:
+    return token.isdigit() and 1900 <= int(token) <= 2099
