@@ -157,34 +157,42 @@ def child_pure(source: Path, out: Path, batch_size: int) -> dict[str, Any]:
     import_s = time.perf_counter() - t_import
     seconds: dict[str, float] = {}
     rss: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     ingested = ingest_folder(source)
     seconds["ingest"], rss["ingest"] = time.perf_counter() - t, _maxrss_mb()
+    cpu["ingest"] = time.process_time() - c
     normalized = []
     extractions = []
-    t_norm = t_ext = 0.0
+    t_norm = t_ext = c_norm = c_ext = 0.0
     for i in range(0, len(ingested.sources), batch_size):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         batch = normalize_docs(ingested.sources[i : i + batch_size])
         t_norm += time.perf_counter() - t
-        t = time.perf_counter()
+        c_norm += time.process_time() - c
+        t, c = time.perf_counter(), time.process_time()
         extractions += extract_docs(batch)
         t_ext += time.perf_counter() - t
+        c_ext += time.process_time() - c
         normalized.append(len(batch))
     seconds["normalise"], seconds["extract"] = t_norm, t_ext
+    cpu["normalise"], cpu["extract"] = c_norm, c_ext
     rss["extract"] = _maxrss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     data = aggregate(extractions, ingested)
     seconds["aggregate"], rss["aggregate"] = time.perf_counter() - t, _maxrss_mb()
-    t = time.perf_counter()
+    cpu["aggregate"] = time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()
     render_outputs(data, out, Organisation(), "vi")
     seconds["render"], rss["render"] = time.perf_counter() - t, _maxrss_mb()
+    cpu["render"] = time.process_time() - c
     return {
         "import_s": import_s,
         "seconds": seconds,
         "total_s": sum(seconds.values()),
         "rss_after_mb": rss,
+        "cpu_seconds": cpu,
         "documents_in": len(ingested.sources)
         + len(ingested.quarantined)
         + len(ingested.duplicates),
@@ -215,13 +223,14 @@ def child_flow(
     t = time.perf_counter()
     warmup()
     startup_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     summary = build_briefing(source=source, out=out, batch_size=batch_size, **flow_args)
-    flow_s = time.perf_counter() - t
+    flow_s, flow_cpu = time.perf_counter() - t, time.process_time() - c
     result: dict[str, Any] = {
         "import_s": import_s,
         "startup_s": startup_s,
         "total_s": flow_s,
+        "flow_cpu_s": flow_cpu,
         "seconds": _flow_stages(summary),
         "documents": _count(summary, "documents_in_briefing", "documents"),
         "facts": _count(summary, "facts"),
@@ -282,8 +291,13 @@ def _flow_args(items: list[str]) -> dict[str, Any]:
 # --- the parent: spawn, wait, collect ---------------------------------------------------------
 
 
-def spawn(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str, float, float]:
-    """Run ``cmd``; return (status, stdout, stderr, wall seconds, peak RSS in MB of its tree)."""
+def spawn(
+    cmd: list[str], env: dict[str, str], cwd: Path
+) -> tuple[int, str, str, float, float, float]:
+    """Run ``cmd``; return (status, stdout, stderr, wall s, peak RSS MB, CPU s) of its tree.
+
+    CPU seconds (user + system) stay meaningful on a shared machine where wall time does not.
+    """
     t = time.perf_counter()
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
         proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, env=env, cwd=cwd)
@@ -294,7 +308,8 @@ def spawn(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str
         err_f.seek(0)
         stdout = out_f.read().decode("utf-8", "replace")
         stderr = err_f.read().decode("utf-8", "replace")
-    return proc.returncode, stdout, stderr, wall, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return proc.returncode, stdout, stderr, wall, usage.ru_maxrss / 1024, cpu
 
 
 def measure(
@@ -334,13 +349,14 @@ def measure(
         if args.rerun and path == "flow":
             cmd.append("--rerun")
     load_before = loadavg()
-    status, stdout, stderr, wall, tree_rss = spawn(cmd, env, ROOT)
+    status, stdout, stderr, wall, tree_rss, cpu = spawn(cmd, env, ROOT)
     record: dict[str, Any] = {
         "path": path,
         "size": size,
         "status": status,
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(tree_rss, 1),
+        "cpu_s": round(cpu, 3),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
         "batch_size": args.batch_size,
@@ -361,7 +377,7 @@ def measure(
             facts=_count(summary, "facts"),
         )
         if args.rerun:
-            status2, _, stderr2, wall2, rss2 = spawn(cmd, env, ROOT)
+            _, _, _, wall2, rss2, _ = spawn(cmd, env, ROOT)
             summary2 = json.loads(run_json.read_text()) if run_json.is_file() else {}
             record.update(rerun_s=round(wall2, 3), rerun_seconds=_flow_stages(summary2))
             record["peak_rss_mb"] = round(max(tree_rss, rss2), 1)
@@ -390,7 +406,7 @@ def table(records: list[dict[str, Any]]) -> str:
         for k in r.get("seconds") or {}:
             if k not in stages:
                 stages.append(k)
-    head = ["size", "path", "total s", "docs/s", *[f"{s} docs/s" for s in stages]]
+    head = ["size", "path", "total s", "cpu s", "docs/s", *[f"{s} docs/s" for s in stages]]
     head += ["startup s", "re-run s", "peak MB", "docs", "facts", "overhead"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     pure = {
@@ -405,7 +421,8 @@ def table(records: list[dict[str, Any]]) -> str:
         if r["path"] != "pure" and pure.get(r["size"]) and r.get("total_s"):
             overhead = f"{r['total_s'] / pure[r['size']] - 1:+.0%}"
         cells = [
-            f"{r['size']:,}", r["path"], _f(r.get("total_s")), _f(r.get("docs_per_s"), 0),
+            f"{r['size']:,}", r["path"], _f(r.get("total_s")), _f(r.get("cpu_s")),
+            _f(r.get("docs_per_s"), 0),
             *[_f(per.get(s), 0) for s in stages],
             _f(r.get("startup_s")), _f(r.get("rerun_s")), _f(r.get("peak_rss_mb"), 0),
             str(r.get("documents", "")), str(r.get("facts", "")), overhead,
