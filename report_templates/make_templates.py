@@ -515,7 +515,7 @@ def _labelled(doc: Any, label: str, field: str) -> None:
 
 def _bullets(doc: Any, items: str, var: str, size: float = 14, italic: bool = False) -> None:
     _tag(doc, "{%p for " + var + " in " + items + " %}")
-    _para(doc, "- {{ " + var + " }}", size=size, italic=italic, indent=True, align=JUSTIFY, after=3)
+    _para(doc, "- {{ " + var + " }}", size=size, italic=italic, indent=True, align=JUSTIFY)
     _tag(doc, "{%p endfor %}")
 
 

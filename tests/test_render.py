@@ -622,3 +622,20 @@ def test_xlsx_sources_carry_the_briefing_numbers(rendered: dict[str, Path]) -> N
     assert [(r[0], r[1]) for r in rows] == [(s["n"], s["fact_id"]) for s in ctx["trace"]]
     plans = list(wb["Kế hoạch"].iter_rows(values_only=True))
     assert plans[0][6] == "Năm kế hoạch" and plans[1][6] is None  # unknown stays unknown
+
+
+def test_a_document_without_figures_still_renders() -> None:
+    data = _data()
+    facts = pd.DataFrame(columns=list(FACT_COLUMNS))
+    empty = BriefingInput(
+        facts=facts,
+        documents=data.documents.head(1),
+        comparison=comparison_long(facts, data.documents),
+        quarantine=data.quarantine.head(0),
+    )
+    ctx = build_context(empty, ORG, "vi")
+    assert ctx["table"] == [] and ctx["headlines"] == [] and ctx["trace"] == []
+    doc = Document(io.BytesIO(render_docx(default_template("vi"), ctx, [])))
+    text = _all_text(doc)
+    assert "Báo cáo tổng hợp 1 văn bản" in text and "{{" not in text
+    assert comparison_xlsx(empty, "vi")
