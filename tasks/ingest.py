@@ -24,6 +24,7 @@ import stat
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -281,6 +282,12 @@ _WORD = stdlib_re.compile(r"\w+")  # the standard library's engine: faster for t
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (the golden ratio's bits)
 
 
+@lru_cache(maxsize=1 << 16)
+def _word_hash(word: str) -> int:
+    # Vietnamese has a few thousand syllables: caching their hashes makes signing cheap
+    return zlib.crc32(word.encode("utf-8"))
+
+
 def minhash(text: str) -> tuple[np.ndarray, int] | None:
     """MinHash signature of the word 5-grams of ``text`` (lower case, NFC) and how many
     distinct 5-grams it has, or None when the text is too short to compare.
@@ -291,7 +298,7 @@ def minhash(text: str) -> tuple[np.ndarray, int] | None:
     words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
     if len(words) < SHINGLE + MIN_SHINGLES:
         return None
-    w = np.fromiter((zlib.crc32(word.encode("utf-8")) for word in words), dtype=np.uint64)
+    w = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     # a shingle's hash mixes its five word hashes (uint64 arithmetic wraps, as wanted)
     n = len(words) - SHINGLE + 1
     mixed = np.zeros(n, dtype=np.uint64)
@@ -299,11 +306,12 @@ def minhash(text: str) -> tuple[np.ndarray, int] | None:
         mixed = mixed * _MIX + w[k : k + n]
     # one hash function per signature row: splitmix64's finaliser of (shingle + seed), a strong
     # mixer (a linear (a*x + b) mod p on 64-bit numbers wraps too rarely to be min-wise random)
-    z = mixed[:, None] + _SEEDS[None, :]
+    shingles = np.unique(mixed)
+    z = shingles[:, None] + _SEEDS[None, :]
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z ^= z >> np.uint64(31)
-    return z.min(axis=0), len(np.unique(mixed))
+    return z.min(axis=0), len(shingles)
 
 
 @dataclass
@@ -347,12 +355,14 @@ class Deduplicator:
             rows = NUM_PERM // BANDS
             band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(BANDS)]
             candidates = sorted({j for bk in band_keys for j in self._bands.get(bk, ())})
-            for j in candidates:
-                jaccard = float(np.mean(self._sigs[j] == sig))
-                # |A n B| = J (|A| + |B|) / (1 + J); the share of the new text's 5-grams in it
-                inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
-                if jaccard >= self.threshold or inside >= self.contained:
-                    return "near", self._sources[j]
+            if candidates:
+                same = (np.stack([self._sigs[j] for j in candidates]) == sig).mean(axis=1)
+                for j, jaccard in zip(candidates, same.tolist(), strict=True):
+                    # |A n B| = J (|A| + |B|) / (1 + J): the share of the new text's 5-grams
+                    # that are in the earlier text
+                    inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
+                    if jaccard >= self.threshold or inside >= self.contained:
+                        return "near", self._sources[j]
             index = len(self._sigs)
             self._sigs.append(sig)
             self._sizes.append(size)

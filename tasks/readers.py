@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import posixpath
+import re as stdlib_re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
@@ -37,7 +38,9 @@ from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_n
 NOISE_SHARE = 0.05
 MIN_LETTERS = 20
 # controls other than tab and line ends, surrogates, private use, the replacement character
-_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\p{Cs}\p{Co}\ufffd]")
+_NOISE = stdlib_re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]"
+)  # the standard library's engine: several times faster on these plain ranges
 _ENOUGH_LETTERS = re.compile(rf"(?:\p{{L}}\P{{L}}*){{{MIN_LETTERS}}}")
 
 
