@@ -622,14 +622,15 @@ def test_flow_on_the_mixed_folder(prefect_harness, mixed: Path, tmp_path: Path) 
     from flows.briefing import build_briefing
 
     before = tree_hash(mixed)
-    result = build_briefing(source=mixed, out=tmp_path)
+    out = tmp_path / "out"
+    result = build_briefing(source=mixed, out=out, store=tmp_path / "store.duckdb")
     assert tree_hash(mixed) == before
     assert Path(result["briefing"]).is_file()
-    quarantine = pd.read_csv(tmp_path / "quarantine.csv", encoding="utf-8-sig")
+    quarantine = pd.read_csv(out / "quarantine.csv", encoding="utf-8-sig")
     reasons = dict(zip(quarantine["source"], quarantine["reason"], strict=True))
     for name, words in EXPECTED_REASONS.items():
         assert words in reasons[name], (name, reasons.get(name))
-    documents = pd.read_csv(tmp_path / "documents.csv", encoding="utf-8-sig")
+    documents = pd.read_csv(out / "documents.csv", encoding="utf-8-sig")
     assert sorted(documents["doc_id"]) == [p.stem for p in SEED_FILES]
     text = "\n".join(p.text for p in Document(str(result["briefing"])).paragraphs)
     assert "zz_copy.txt" in text  # the duplicate is listed in the data-quality annex
