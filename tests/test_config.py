@@ -59,7 +59,7 @@ def test_environment_overrides_the_mail_section(tmp_path: Path) -> None:
         '[mail]\nto = ["a@x.vn"]\nfrom = "f@x.vn"\nhost = "file.example"\nsecurity = "none"\n',
     )
     env = {
-        "TONGHOP_MAIL_TO": " b@y.vn, c@z.vn ,",
+        "TONGHOP_MAIL_TO": " b@y.vn, c@z.vn ,  ,",
         "TONGHOP_MAIL_FROM": "tonghop@bchqs.vn",
         "TONGHOP_SMTP_HOST": "smtp.example",
         "TONGHOP_SMTP_PORT": "2525",

@@ -129,7 +129,8 @@ class MailConfig(_Section):
         if isinstance(value, str):
             value = value.split(",")
         if isinstance(value, list | tuple):
-            return tuple(v.strip() if isinstance(v, str) else v for v in value if v != "")
+            stripped = (v.strip() if isinstance(v, str) else v for v in value)
+            return tuple(v for v in stripped if v != "")
         return value
 
     @field_validator("to")
