@@ -34,7 +34,7 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from prefect import task
 
-from tasks.aggregate import BriefingInput, comparison_long
+from tasks.aggregate import COMPARISON_COLUMNS, BriefingInput
 from tasks.catalog import Indicator, indicator_by_key
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "report_templates"
@@ -374,7 +374,7 @@ class _Sources:
     """Numbers figures for the sources annex: each fact gets one number, at its first citation."""
 
     def __init__(self, facts: pd.DataFrame, docs: pd.DataFrame, lang: str) -> None:
-        self.facts = facts.set_index("fact_id", drop=False) if not facts.empty else facts
+        self.facts = {str(f["fact_id"]): f for f in facts.to_dict("records")}
         self.source = {r.doc_id: _s(r.source) for r in docs.itertuples()}
         self.lang = lang
         self.rows: list[dict[str, Any]] = []
@@ -386,11 +386,11 @@ class _Sources:
         for fid in fact_ids:
             if fid not in self.number:
                 self.number[fid] = len(self.rows) + 1
-                self.rows.append(self._row(self.facts.loc[fid], self.number[fid]))
+                self.rows.append(self._row(self.facts[fid], self.number[fid]))
             numbers.append(str(self.number[fid]))
         return "[" + ", ".join(numbers) + "]"
 
-    def _row(self, f: pd.Series, n: int) -> dict[str, Any]:
+    def _row(self, f: dict[str, Any], n: int) -> dict[str, Any]:
         ind = indicator_by_key().get(_s(f["indicator"]))
         value = fact_value(f, self.lang)
         return {
@@ -507,40 +507,49 @@ def comparison_rows(
     the latest year against the previous year with figures ("2023/2017", "↑ 3.185",
     "+2.054,8%").
     """
-    rows = []
+    by_key: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in comp.to_dict("records"):
+        by_key.setdefault(str(r["indicator"]), {})[int(r["year"])] = r
     order = _catalog_order()
-    for key, group in sorted(comp.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
-        by_year = {int(r["year"]): r for _, r in group.iterrows()}
-        first = group.iloc[0]
-        unit = _s(first["unit"])
-        cells = [
-            (
-                f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} "
-                f"{cite(list(r['fact_ids']))}"
-            )
-            if (r := by_year.get(y)) is not None
-            else "—"
-            for y in years
-        ]
-        known = sorted(by_year)
-        compared, change, pct = "—", "—", "—"
-        if len(known) >= 2:
-            a, b = by_year[known[-2]], by_year[known[-1]]
-            compared = f"{known[-1]}/{known[-2]}"
-            change, pct = change_parts(float(a["value"]), float(b["value"]), unit, lang)
-            pct = pct or "—"
-        rows.append(
-            {
-                "key": key,
-                "label": _s(first["label_vi"] if lang == "vi" else first["label_en"]),
-                "unit": unit_label(unit, lang),
-                "cells": cells,
-                "compared": compared,
-                "change": change,
-                "pct": pct,
-            }
-        )
-    return rows
+    return [
+        _table_row(key, by_key[key], years, lang, cite)
+        for key in sorted(by_key, key=lambda k: order.get(k, 10**6))
+    ]
+
+
+def _table_row(
+    key: str,
+    by_year: dict[int, dict[str, Any]],
+    years: list[int],
+    lang: str,
+    cite: Callable[[list[str]], str],
+) -> dict[str, Any]:
+    """One row of a comparison table from its figures by year (see ``comparison_rows``)."""
+    known = sorted(by_year)
+    first = by_year[known[0]]
+    unit = _s(first["unit"])
+    cells = [
+        f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} "
+        f"{cite(list(r['fact_ids']))}"
+        if (r := by_year.get(y)) is not None
+        else "—"
+        for y in years
+    ]
+    compared, change, pct = "—", "—", "—"
+    if len(known) >= 2:
+        a, b = by_year[known[-2]], by_year[known[-1]]
+        compared = f"{known[-1]}/{known[-2]}"
+        change, pct = change_parts(float(a["value"]), float(b["value"]), unit, lang)
+        pct = pct or "—"
+    return {
+        "key": key,
+        "label": _s(first["label_vi"] if lang == "vi" else first["label_en"]),
+        "unit": unit_label(unit, lang),
+        "cells": cells,
+        "compared": compared,
+        "change": change,
+        "pct": pct,
+    }
 
 
 def _say(lang: str, key: str, n: int, **kw: Any) -> str:
@@ -613,17 +622,49 @@ def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
 
 
 def province_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
-    """The comparison in long form per province: ``comparison_long`` of each province's facts,
-    with a ``province`` column ("" where the province is unknown)."""
-    if facts.empty:
-        return pd.DataFrame(columns=["province"])
-    prov = facts["province"].map(_s)
-    parts = [
-        comparison_long(facts[prov == p], documents).assign(province=p)
-        for p in sorted(prov.unique())
+    """The comparison in long form per province: one row per (indicator, province, year).
+
+    The same rule as ``tasks.aggregate.comparison_long`` within one province (results only,
+    catalog indicators, known years; the indicator's sum/mean/max/latest, latest by conference
+    date), in a few grouped operations so that it stays fast with thousands of documents.
+    ``province`` is "" where the documents do not say it.
+    """
+    columns = ["province", *COMPARISON_COLUMNS]
+    usable = facts[
+        (facts["kind"] == "result") & (facts["indicator"] != "other") & facts["year"].notna()
     ]
-    parts = [p for p in parts if not p.empty]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["province"])
+    if usable.empty:
+        return pd.DataFrame(columns=columns)
+    catalog = indicator_by_key()
+    dates = documents.set_index("doc_id")["conference_date"].map(_s)
+    usable = usable.assign(
+        _date=usable["doc_id"].map(dates).fillna(""),
+        province=usable["province"].map(_s),
+        qualifier=usable["qualifier"].map(_s),
+        year=usable["year"].astype(int),
+    ).sort_values(["_date", "doc_id", "start"], kind="stable")
+    out = (
+        usable.groupby(["indicator", "province", "year"], sort=True)
+        .agg(
+            sum=("value", "sum"),
+            mean=("value", "mean"),
+            max=("value", "max"),
+            latest=("value", "last"),
+            n_facts=("fact_id", "size"),
+            n_documents=("doc_id", "nunique"),
+            q_first=("qualifier", "first"),
+            q_kinds=("qualifier", "nunique"),
+            fact_ids=("fact_id", list),
+        )
+        .reset_index()
+    )
+    rule = out["indicator"].map(lambda k: catalog[k].agg)
+    out["value"] = [float(row[r]) for r, row in zip(rule, out.to_dict("records"), strict=True)]
+    out["qualifier"] = out["q_first"].where(out["q_kinds"] == 1, "")
+    out["label_vi"] = out["indicator"].map(lambda k: catalog[k].label_vi)
+    out["label_en"] = out["indicator"].map(lambda k: catalog[k].label_en)
+    out["unit"] = out["indicator"].map(lambda k: catalog[k].unit)
+    return out[columns]
 
 
 def _province_tables(
@@ -633,28 +674,29 @@ def _province_tables(
     known = {_s(p) for p in data.documents["province"]} - {""}
     if len(known) < 2:
         return []
-    long = province_long(data.facts, data.documents)
-    if long.empty:
-        return []
+    nested: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
+    for r in province_long(data.facts, data.documents).to_dict("records"):
+        nested.setdefault(r["indicator"], {}).setdefault(r["province"], {})[int(r["year"])] = r
     order = _catalog_order()
     out: list[dict[str, Any]] = []
-    for _key, group in sorted(long.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
-        if group.loc[group["province"] != "", "province"].nunique() < 2:
+    for key in sorted(nested, key=lambda k: order.get(k, 10**6)):
+        provinces = nested[key]
+        if len(set(provinces) - {""}) < 2:
             continue  # one province: the main table already says it all
-        years = sorted(int(y) for y in group["year"].unique())
+        years = sorted({y for by_year in provinces.values() for y in by_year})
         rows = []
-        for prov, pg in sorted(group.groupby("province"), key=lambda kv: (kv[0] == "", kv[0])):
-            row = comparison_rows(pg, years, lang, cite)[0]
+        for prov in sorted(provinces, key=lambda p: (p == "", p)):
+            row = _table_row(key, provinces[prov], years, lang, cite)
             row["label"] = prov or TEXT[lang]["unknown_province"]
             rows.append(row)
-        first = group.iloc[0]
-        label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
+        ind = indicator_by_key()[key]
+        label = ind.label_vi if lang == "vi" else ind.label_en
         # points of a section are lettered "a)", "b)", … in the Vietnamese order (Decree 30)
         letter = POINT_LETTERS[len(out) % len(POINT_LETTERS)]
         out.append(
             {
                 "title": f"{letter}) " + TEXT[lang]["province_table"].format(label=label),
-                "unit": unit_label(_s(first["unit"]), lang),
+                "unit": unit_label(ind.unit, lang),
                 "years": [str(y) for y in years],
                 "rows": rows,
             }
@@ -674,7 +716,7 @@ def _plans(
         for r in data.documents.itertuples()
     }
     rows = []
-    for _, f in plans.iterrows():
+    for f in plans.to_dict("records"):
         ind = catalog.get(_s(f["indicator"]))
         rows.append(
             {
@@ -698,12 +740,15 @@ def _conferences(
         _y=data.documents["year"].fillna(0).astype(int),
         _d=data.documents["conference_date"].map(_s),
     )
+    by_doc: dict[str, list[dict[str, Any]]] = {}
+    for f in data.facts.to_dict("records"):
+        by_doc.setdefault(str(f["doc_id"]), []).append(f)
     out = []
-    for i, (_, d) in enumerate(docs.sort_values(["_y", "_d", "doc_id"]).iterrows(), start=1):
+    ordered = docs.sort_values(["_y", "_d", "doc_id"]).to_dict("records")
+    for i, d in enumerate(ordered, start=1):
         results: list[str] = []
         plans: list[str] = []
-        facts = data.facts[data.facts["doc_id"] == d["doc_id"]]
-        for _, f in facts.iterrows():
+        for f in by_doc.get(str(d["doc_id"]), []):
             ind = catalog.get(_s(f["indicator"]))
             value = fact_value(f, lang)
             label = _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang)
@@ -737,8 +782,8 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
     """The data-quality annex: what could not be used or placed, each with its reason."""
     t = TEXT[lang]
     unknown = []
-    for _, d in data.documents.iterrows():
-        if pd.isna(d["year"]):
+    for d in data.documents.to_dict("records"):
+        if _num(d["year"]) is None:
             unknown.append(t["unknown_doc"].format(doc_id=d["doc_id"], what=t["no_year"]))
         if not _s(d["province"]):
             unknown.append(
@@ -757,7 +802,7 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
         "unknown": unknown,
         "other": [
             f"{r['doc_id']}: {fact_value(r, lang)} — “{_s(r['noun_phrase']) or _s(r['label'])}”"
-            for _, r in other.iterrows()
+            for r in other.to_dict("records")
         ],
         "vague": [f"{doc_id}: “{phrase}”" for doc_id, phrase in data.vague],
     }
@@ -1017,7 +1062,9 @@ def _wide_rows(long: pd.DataFrame, years: list[int], lang: str) -> list[list[Any
     return rows
 
 
-def comparison_xlsx(data: BriefingInput, lang: str = "vi") -> bytes:
+def comparison_xlsx(
+    data: BriefingInput, lang: str = "vi", numbers: dict[str, int] | None = None
+) -> bytes:
     """The briefing's tables as a workbook for analysts: numbers stay numbers.
 
     Sheets: the yearly comparison (indicators × years, with the latest change), the same per
@@ -1081,7 +1128,7 @@ def comparison_xlsx(data: BriefingInput, lang: str = "vi") -> bytes:
         prov_rows,
     )
     # the numbers [n] of the briefing's sources annex, so that a cell can be looked up here
-    number = {r["fact_id"]: r["n"] for r in build_context(data, Organisation(), lang)["trace"]}
+    number = numbers if numbers is not None else trace_numbers(data, lang)
     plan_year = {
         r.doc_id: (None if _num(r.plan_year) is None else int(r.plan_year))
         for r in data.documents.itertuples()
@@ -1128,6 +1175,11 @@ def comparison_xlsx(data: BriefingInput, lang: str = "vi") -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return stable_zip(_fixed_core_times(buf.getvalue()))
+
+
+def trace_numbers(data: BriefingInput, lang: str = "vi") -> dict[str, int]:
+    """fact_id -> its number [n] in the briefing's sources annex."""
+    return {r["fact_id"]: r["n"] for r in build_context(data, Organisation(), lang)["trace"]}
 
 
 def _fixed_core_times(data: bytes) -> bytes:
@@ -1199,7 +1251,7 @@ def render_outputs(
     charts = chart_pngs(data.comparison, lang)
     context = build_context(data, org, lang)
     docx = render_docx(template or default_template(lang), context, charts)
-    xlsx = comparison_xlsx(data, lang)
+    xlsx = comparison_xlsx(data, lang, {r["fact_id"]: r["n"] for r in context["trace"]})
     docs = data.documents.drop(columns=["directions"], errors="ignore")
     return RenderResult(
         facts=write_atomic(out / "facts.csv", csv_bytes(data.facts)),
