@@ -363,6 +363,12 @@ def decode_bytes(data: bytes, declared: str = "") -> tuple[str, str]:
         pass
     else:
         return _finish(text, "utf-8")
+    # UTF-8 with a few damaged bytes (a truncated download, a bad sector) is still UTF-8: a
+    # legacy encoding read as UTF-8 breaks at nearly every letter, not at a handful
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    if broken <= max(2, 0.002 * len(text)) and vietnamese_score(text) >= MIN_VIETNAMESE:
+        return _finish(text, f"utf-8 ({broken} damaged bytes replaced)")
     declared = _codec_name(declared)
     if declared and declared not in {"utf-8", "utf-16"}:
         try:

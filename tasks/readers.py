@@ -164,10 +164,26 @@ def iso_date(value: str) -> str:
 # --- plain text ------------------------------------------------------------------------------
 
 
-def read_text(data: bytes) -> Found:
-    """A text file in any known encoding."""
+# Markdown's marks, not its words: "# Tiêu đề", "**3.340** mô hình", "[bài gốc](https://...)"
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+
+
+def markdown_text(text: str) -> str:
+    """Markdown without its heading, bold and link marks: "**3.340** mô hình" -> "3.340 mô hình".
+
+    The words stay where they were; only marks that a number or a name would be glued to go.
+    """
+    text = _MD_HEADING.sub("", text)
+    text = _MD_EMPHASIS.sub(r"\2", text)
+    return _MD_LINK.sub(r"\1", text)
+
+
+def read_text(data: bytes, markdown: bool = False) -> Found:
+    """A text file in any known encoding (Markdown marks removed from a .md file)."""
     text, how = decode(data)
-    return [_part("", text, how=how)]
+    return [_part("", markdown_text(text) if markdown else text, how=how)]
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -810,7 +826,7 @@ def _dispatch(name: str, data: bytes, limits: Limits, depth: int) -> Found:
     if len(data) > limits.max_bytes:
         raise UnreadableError(f"file too large ({len(data)} bytes > limit {limits.max_bytes})")
     if suffix in TEXT_SUFFIXES:
-        return read_text(data)
+        return read_text(data, markdown=suffix in {".md", ".markdown"})
     if suffix in HTML_SUFFIXES:
         return read_html(data)
     if suffix == ".docx":

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import random
+import re
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -330,6 +331,28 @@ def test_every_letter_round_trips_through_the_legacy_charts(letter: str) -> None
         assert decode_tcvn3(encode_tcvn3(f"XX{letter}X")) == f"XX{letter.upper()}X"
 
 
+def test_utf8_with_a_few_damaged_bytes_is_still_read(tmp_path: Path) -> None:
+    seed = SEED_FILES[1]
+    data = bytearray(seed_text(seed).encode("utf-8"))
+    data[len(data) // 3] = 0xFF  # one damaged byte
+    (tmp_path / "d.txt").write_bytes(bytes(data))
+    doc = read_source(tmp_path / "d.txt", tmp_path)
+    assert doc.text.count("\ufffd") <= 3
+    assert len(set(facts(doc)) ^ set(seed_facts(seed))) <= 2  # at most the damaged figure
+
+
+def test_markdown_marks_are_removed(tmp_path: Path) -> None:
+    seed = SEED_FILES[0]
+    lines = paragraphs(seed_text(seed))
+    marked = [f"# {lines[0]}", *lines[1:]]
+    marked = [re.sub(r"(\d[\d.,]*\d|\d)", r"**\1**", line) for line in marked]
+    marked.append("[Bài gốc](https://baoqk4.example.vn/tin/123.html)")
+    (tmp_path / "m.md").write_text("\n\n".join(marked), encoding="utf-8")
+    doc = read_source(tmp_path / "m.md", tmp_path)
+    assert "**" not in doc.text and "](" not in doc.text and not doc.text.startswith("#")
+    assert facts(doc) == seed_facts(seed)
+
+
 def test_unknown_encoding_is_refused_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "jp.txt").write_bytes(("日本語のテキストです。" * 30).encode("shift_jis"))
     with pytest.raises(UnreadableError, match="unknown text encoding"):
@@ -619,19 +642,33 @@ def test_fuzz_damaged_files_raise_only_unreadable(
 
 
 def test_flow_on_the_mixed_folder(prefect_harness, mixed: Path, tmp_path: Path) -> None:
+    import shutil
+
     from flows.briefing import build_briefing
 
-    before = tree_hash(mixed)
+    source = tmp_path / "source"
+    shutil.copytree(mixed, source)
+    # what must not break the Word file: control characters in names, a lone surrogate and
+    # XML-forbidden characters in a title and a text
+    record = {
+        "title": "Tin \ud800 lạ\x0b",
+        "text": "Năm 2023, huyện đã tuyển chọn 77 thanh niên nhập ngũ \x01\ufffe đúng quy định.",
+    }
+    (source / "odd\x07 name.json").write_text(json.dumps(record), encoding="utf-8")
+    other = "Năm 2023, toàn huyện xây dựng 12 công trình dân vận khéo trên địa bàn."
+    (source / "pack.zip").write_bytes(zip_bytes({"x\x01y.txt": other.encode("utf-8")}))
+    before = tree_hash(source)
     out = tmp_path / "out"
-    result = build_briefing(source=mixed, out=out, store=tmp_path / "store.duckdb")
-    assert tree_hash(mixed) == before
+    result = build_briefing(source=source, out=out, store=tmp_path / "store.duckdb")
+    assert tree_hash(source) == before
     assert Path(result["briefing"]).is_file()
     quarantine = pd.read_csv(out / "quarantine.csv", encoding="utf-8-sig")
     reasons = dict(zip(quarantine["source"], quarantine["reason"], strict=True))
     for name, words in EXPECTED_REASONS.items():
         assert words in reasons[name], (name, reasons.get(name))
     documents = pd.read_csv(out / "documents.csv", encoding="utf-8-sig")
-    assert sorted(documents["doc_id"]) == [p.stem for p in SEED_FILES]
+    odd = ["odd_name", "pack/x_x01y"]  # the member name as shown: "x\\x01y.txt"
+    assert sorted(documents["doc_id"]) == sorted([p.stem for p in SEED_FILES] + odd)
     text = "\n".join(p.text for p in Document(str(result["briefing"])).paragraphs)
     assert "zz_copy.txt" in text  # the duplicate is listed in the data-quality annex
 
