@@ -16,7 +16,7 @@ from prefect import task
 from tasks.catalog import Indicator, Pattern, abbreviations, indicators
 from tasks.metadata import plan_flags, read_meta
 from tasks.normalize import fold
-from tasks.numbers import Mention, find_vague, read_sentences
+from tasks.numbers import Mention, read_sentences, vague_in_sentences
 from tasks.records import DocMeta, Extraction, Fact, NormalizedDoc, Sentence, VagueAmount
 
 # a sentence that reports again after a plan sentence: "Năm 2023, ...", "Kết quả, ...",
@@ -57,7 +57,10 @@ def match_indicator(
     unit: str, noun: str, before: str, clause: str, catalog: tuple[Indicator, ...]
 ) -> Indicator | None:
     """The first indicator of ``catalog`` whose every given pattern matches (folded inputs)."""
-    for indicator, p in _candidates(unit, noun, catalog):
+    candidates = (
+        _candidates(unit, noun) if catalog is indicators() else _select(unit, noun, catalog)
+    )
+    for indicator, p in candidates:
         if p.before and not p.before.search(before):
             continue
         if p.clause and not p.clause.search(clause):
@@ -66,15 +69,18 @@ def match_indicator(
     return None
 
 
-@lru_cache(maxsize=4096)
-def _candidates(
+@lru_cache(maxsize=8192)
+def _candidates(unit: str, noun: str) -> tuple[tuple[Indicator, Pattern], ...]:
+    """``_select`` on the project's catalog, cached: units and noun phrases repeat across
+    reports ("xã", "tập thể", "lượt"), so a fact only runs the context parts (before,
+    clause) of the few patterns that accept its unit and noun."""
+    return _select(unit, noun, indicators())
+
+
+def _select(
     unit: str, noun: str, catalog: tuple[Indicator, ...]
 ) -> tuple[tuple[Indicator, Pattern], ...]:
-    """The patterns whose unit and noun parts accept ``unit`` and ``noun``, in catalog order.
-
-    Units and noun phrases repeat across reports ("xã", "tập thể", "lượt"), so this is cached
-    and a fact only runs the context parts (before, clause) of a few patterns.
-    """
+    """The patterns whose unit and noun parts accept ``unit`` and ``noun``, in catalog order."""
     out = []
     for indicator in catalog:
         for p in indicator.patterns:
@@ -134,6 +140,10 @@ def _label(
     return expand_abbreviations(" ".join(words[-8:]))
 
 
+_DIGIT = re.compile(r"\d")
+_VAGUE_TAIL = re.compile(r"[^,;.]{0,40}")
+
+
 def extract_doc(doc: NormalizedDoc) -> Extraction:
     """Extract the metadata, the facts and the vague amounts of one document."""
     meta = read_meta(doc)
@@ -148,7 +158,9 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
         # a figure spelled out in a sentence without a digit ("Tổ chức hai lớp tập huấn.")
         # cannot be checked against the source by its figure: the fact table promises
         # sentences that do, so such a sentence gives no fact (its words stay in the text)
-        checkable = any(c.isdigit() for c in doc.text[sentence.start : sentence.end])
+        if not mentions:
+            continue
+        checkable = _DIGIT.search(doc.text, sentence.start, sentence.end) is not None
         for mention in mentions if checkable else ():
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
             before_from = max(previous_end, c_start)
@@ -181,10 +193,10 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
                 )
             )
             previous_end, previous = mention.end, mention
-        for a, b in find_vague(doc.folded, sentence.start, sentence.end):
-            tail = re.match(r"[^,;.]{0,40}", doc.text[b : sentence.end])
-            phrase = doc.text[a:b] + (tail.group() if tail else "")
-            vague.append(VagueAmount(doc.doc_id, phrase.strip(), a, b))
+    for i, a, b in vague_in_sentences(doc.folded, doc.sentences):
+        tail = _VAGUE_TAIL.match(doc.text, b, doc.sentences[i].end)
+        phrase = doc.text[a:b] + (tail.group() if tail else "")
+        vague.append(VagueAmount(doc.doc_id, phrase.strip(), a, b))
     status = "ok" if facts else "no facts"
     return Extraction(doc=doc, meta=meta, facts=tuple(facts), vague=tuple(vague), status=status)
 

@@ -518,14 +518,18 @@ class _Mention:
 
 
 _WORD_IN_RUN = re.compile(r"[^ .\-–]+")
+_RUN_SPLIT = re.compile(r"[ .\-–]+")
 
 
 def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
     idx = _province_index()
     surnames = _folded_surnames()
     out = []
+    firsts = idx["by_first"]
     for run in _PLACE_RUN.finditer(doc.text, s, e):
         folded_run = doc.folded[run.start() : run.end()]
+        if not any(w in firsts for w in _RUN_SPLIT.split(folded_run)):
+            continue  # most capitalised runs hold no province: a set test rejects them
         words = [(w.start(), w.group()) for w in _WORD_IN_RUN.finditer(folded_run)]
         k = 0
         while k < len(words):

@@ -245,39 +245,69 @@ def _line_kind(line: str, *, is_last: bool, first: bool) -> str:
 _ABBREV = frozenset(
     {"tp", "tx", "tt", "q", "p", "h", "x", "ts", "ths", "pgs", "gs", "bs", "ks", "đ/c", "st", "th"}
 )
-_BOUNDARY_RE = re.compile(r"(?:\.{3}|…|[.!?])+(?:[\"”’)]+)?(?=\s+[\p{Lu}\"“‘(\d])|\./\.")
 _LAST_WORD_RE = re.compile(r"([\p{L}/]+)$")
 
 
 def split_sentences(text: str, skip: list[tuple[int, int, str]]) -> tuple[Sentence, ...]:
     """Split ``text`` into sentences, leaving out the ``skip`` spans.
 
-    A sentence ends at a line end, or at ``. ! ? …`` followed by a space and a capital, a quote
-    or a digit; "27.11", "3.340", "TP.HCM", "T.Ư" hold no space and never split, and
-    "TP. Hồ Chí Minh" is protected by the abbreviation list.
+    A sentence ends at a line end, or at ``. ! ? …`` (closing quotes included) followed by a
+    space and a capital, a quote or a digit; "27.11", "3.340", "TP.HCM", "T.Ư" hold no space
+    and never split, "TP. Hồ Chí Minh" is protected by the abbreviation list, and "./." (the
+    official end mark) ends a sentence.
     """
     skips = sorted((a, b) for a, b, _ in skip if b > a)
     sentences: list[Sentence] = []
-    offset = 0
-    for paragraph, line in enumerate(text.split("\n")):
-        cuts = [0]
-        if "." in line or "!" in line or "?" in line or "…" in line:
-            for m in _BOUNDARY_RE.finditer(line):
-                if line[m.start()] == "." and _is_abbreviation(line, m.start()):
-                    continue
-                cuts.append(m.end())
-        cuts.append(len(line))
+    start = 0
+    n = len(text)
+    paragraph = 0
+    while start <= n:
+        end = text.find("\n", start)
+        if end < 0:
+            end = n
+        cuts = [start, *_sentence_ends(text, start, end), end]
         for a, b in zip(cuts, cuts[1:], strict=False):
-            for run_start, run_end in _unskipped(skips, offset + a, offset + b):
+            for run_start, run_end in _unskipped(skips, a, b):
                 s, e = _trim(text, run_start, run_end)
                 if e - s >= 2:
                     sentences.append(Sentence(s, e, paragraph))
-        offset += len(line) + 1
+        start = end + 1
+        paragraph += 1
     return tuple(sentences)
 
 
-def _is_abbreviation(line: str, dot: int) -> bool:
-    word = _LAST_WORD_RE.search(line, max(0, dot - 8), dot)
+_ENDERS = ".!?…"
+_CLOSERS = '"”’)'
+_OPENERS = '"“‘('
+
+
+def _sentence_ends(text: str, a: int, b: int) -> list[int]:
+    """Offsets in ``text[a:b]`` (one line) where a sentence ends, found with ``str.find``."""
+    cuts = set()
+    for ch in _ENDERS:
+        i = text.find(ch, a, b)
+        while i >= 0:
+            if text.startswith("./.", i):
+                cuts.add(min(i + 3, b))
+                i = text.find(ch, i + 3, b)
+                continue
+            j = i + 1
+            while j < b and text[j] in _ENDERS:
+                j += 1
+            while j < b and text[j] in _CLOSERS:
+                j += 1
+            if j + 1 < b and text[j] == " ":
+                nxt = text[j + 1]
+                if (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS) and not (
+                    text[i] == "." and _is_abbreviation(text, i, a)
+                ):
+                    cuts.add(j)
+            i = text.find(ch, j, b)
+    return sorted(cuts)
+
+
+def _is_abbreviation(text: str, dot: int, floor: int = 0) -> bool:
+    word = _LAST_WORD_RE.search(text, max(floor, dot - 8), dot)
     return bool(word) and word.group(1).lower() in _ABBREV
 
 

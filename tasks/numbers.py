@@ -232,7 +232,8 @@ def read_numbers(
 def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> list[list[Mention]]:
     """The mentions of every sentence of a document, with one pass of ``NUMBER_RE``.
 
-    Numbers outside the sentences (boilerplate) are skipped.
+    Numbers outside the sentences (boilerplate) are skipped. Spelled-out numbers are looked
+    for only in sentences that hold a digit word ("hai ", "ba ", ...), found by substring.
     """
     out: list[list[Mention]] = [[] for _ in sentences]
     if not sentences:
@@ -248,12 +249,41 @@ def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> lis
         result = _read_one(text, folded, m, s.start, s.end)
         if isinstance(result, Mention):
             out[i].append(result)
+    spelled_sentences = set()
+    for head in _patterns()["spelled_heads"]:
+        pos = folded.find(head)
+        while pos >= 0:
+            i = bisect_right(starts, pos) - 1
+            if i >= 0 and pos < sentences[i].end:
+                spelled_sentences.add(i)
+            pos = folded.find(head, pos + 1)
+    for i in spelled_sentences:
+        s = sentences[i]
+        found = _spelled(text, folded, s.start, s.end)
+        if found:
+            out[i] = sorted([*out[i], *found], key=lambda x: x.start)
+    return out
+
+
+def vague_in_sentences(folded: str, sentences: Sequence[Sentence]) -> list[tuple[int, int, int]]:
+    """(sentence index, start, end) of the vague amounts of a document.
+
+    Every vague amount opens with "hàng" or "nhiều" ("hàng chục nghìn", "nhiều nghìn"): their
+    places are found by substring, and the pattern is only tried there.
+    """
     p = _patterns()
-    if any(head in folded for head in p["spelled_heads"]):
-        for i, s in enumerate(sentences):
-            found = _spelled(text, folded, s.start, s.end)
-            if found:
-                out[i] = sorted([*out[i], *found], key=lambda x: x.start)
+    starts = [s.start for s in sentences]
+    out = []
+    for head in p["vague_heads"]:
+        pos = folded.find(head)
+        while pos >= 0:
+            m = p["vague"].match(folded, pos)
+            if m and (pos == 0 or not folded[pos - 1].isalpha()):
+                i = bisect_right(starts, pos) - 1
+                if i >= 0 and m.end() <= sentences[i].end:
+                    out.append((i, m.start(), m.end()))
+            pos = folded.find(head, pos + 1)
+    out.sort()
     return out
 
 
