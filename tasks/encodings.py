@@ -281,7 +281,9 @@ def repair(text: str) -> tuple[str, str]:
     """Repair mojibake when the repair makes ``text`` clearly more Vietnamese.
 
     Tries, in turn: UTF-8 read as Windows-1252 (once or twice over), and TCVN3 or VNI bytes
-    that some tool read as Windows-1252 and saved as Unicode ("Héi nghÞ" -> "Hội nghị").
+    that some tool read as Windows-1252 and saved as Unicode ("Héi nghÞ" -> "Hội nghị": a Word
+    file typed in the .VnTime font). When the whole text cannot be repaired at once (a Word
+    file that mixes Unicode and .VnTime paragraphs), each suspect line is tried on its own.
 
     Returns:
         The text (repaired or not) and what was done ("" when nothing).
@@ -289,8 +291,24 @@ def repair(text: str) -> tuple[str, str]:
     suspects = len(_SUSPECT.findall(text[:20000]))
     if suspects < 3 or suspects < 0.005 * min(len(text), 20000):
         return text, ""
-    base = vietnamese_score(text)
-    best, how, best_score = text, "", base
+    fixed, how = _repair_whole(text)
+    if how:
+        return fixed, how
+    lines = text.split("\n")
+    done: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        if _SUSPECT.search(line):
+            new, line_how = _repair_whole(line)
+            if line_how:
+                lines[i] = new
+                done[line_how] = done.get(line_how, 0) + 1
+    if not done:
+        return text, ""
+    return "\n".join(lines), "; ".join(f"{h} ({n} lines)" for h, n in sorted(done.items()))
+
+
+def _repair_whole(text: str) -> tuple[str, str]:
+    best, how, best_score = text, "", vietnamese_score(text)
     fixed = text
     for rounds in (1, 2):
         fixed = undo_mojibake(fixed)
@@ -304,7 +322,7 @@ def repair(text: str) -> tuple[str, str]:
             score = vietnamese_score(candidate)
             if score >= best_score + REPAIR_GAIN:
                 best, how, best_score = candidate, f"repaired {name} text saved as Unicode", score
-    if how and best_score < MIN_VIETNAMESE:
+    if not how or best_score < MIN_VIETNAMESE:
         return text, ""
     return unicodedata.normalize("NFC", best), how
 

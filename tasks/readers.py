@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import regex as re
 
-from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_name
+from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_name, repair
 
 #: Share of control or replacement characters above which decoded text is called noise.
 NOISE_SHARE = 0.05
@@ -121,6 +121,12 @@ def check_text(text: str) -> None:
 def _part(
     key: str, text: str, title: str = "", meta: dict[str, str] | None = None, how: str = ""
 ) -> Part:
+    # a Word file or web page typed in a TCVN3/VNI font holds "Héi nghÞ" as Unicode letters
+    # (a text file was repaired when decoded; its ``how`` is its encoding's name)
+    decoded = how.startswith(("utf", "windows", "tcvn", "vni"))
+    text, repaired = (text, "") if decoded else repair(text)
+    title, _ = repair(title)
+    how = f"{how}, {repaired}" if repaired else how
     check_text(text)
     items = {k: clean_text(v).strip() for k, v in (meta or {}).items() if v and v.strip()}
     return Part(key, clean_text(text), clean_text(title).strip(), tuple(sorted(items.items())), how)

@@ -353,6 +353,18 @@ def test_markdown_marks_are_removed(tmp_path: Path) -> None:
     assert facts(doc) == seed_facts(seed)
 
 
+def test_word_file_typed_in_a_tcvn3_font_is_repaired(tmp_path: Path) -> None:
+    # .VnTime documents keep TCVN3 bytes as Windows-1252 letters: "Héi nghÞ"; one paragraph
+    # in a Unicode font beside them must stay as it is
+    seed = SEED_FILES[3]
+    lines = paragraphs(seed_text(seed))
+    legacy = [encode_tcvn3(line).decode("cp1252", "replace") for line in lines[1:]]
+    (tmp_path / "vntime.docx").write_bytes(docx_bytes("\n".join([lines[0], *legacy])))
+    doc = read_source(tmp_path / "vntime.docx", tmp_path)
+    assert doc.text.splitlines()[0] == lines[0]
+    assert facts(doc) == seed_facts(seed)
+
+
 def test_unknown_encoding_is_refused_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "jp.txt").write_bytes(("日本語のテキストです。" * 30).encode("shift_jis"))
     with pytest.raises(UnreadableError, match="unknown text encoding"):
