@@ -478,6 +478,11 @@ class ProvinceGuess:
 _PLACE_RUN = re.compile(r"(?<![\p{L}])\p{Lu}[\p{L}'’]*(?:(?: - | – |-|–|\.| )\p{Lu}[\p{L}'’]*)*")
 # "tỉnh X", "thành phố X", "TP X", "Tỉnh ủy X", "Thành ủy X", "huyện Ninh Cư (X)"
 _PREFIX_BEFORE = re.compile(r"(?:tỉnh|thành phố|tp\.?|tỉnh ủy|thành ủy|tỉnh đoàn)\s*$|[\p{L}] \($")
+# a province the report's province deals with: a neighbour, a twin, a visiting delegation
+_RELATION_BEFORE = re.compile(
+    r"(?:với|giáp|giáp ranh|tỉnh bạn|đoàn|đoàn công tác|đoàn đại biểu|sang|đến từ|kết nghĩa|"
+    r"các tỉnh|của các tỉnh|hỗ trợ|giúp đỡ|chi viện)(?: với)?(?: của)?\s+(?:tỉnh|thành phố|tp\.?)?\s*$"
+)
 _LIST_GLUE = re.compile(r"^(?:,| và| cùng| với| -|, tỉnh| và tỉnh|, thành phố)\s*$")
 
 
@@ -551,8 +556,10 @@ def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
             # "Hà Tĩnh Võ Trọng Hải" is a province followed by a person's name
             inside_name = k > 0 and words[0][1] in surnames
             longer_name = bool(rest) and (len(rest) < 2 or rest[0] not in surnames)
-            before = doc.folded[max(s, a - 25) : a]
+            before = doc.folded[max(s, a - 40) : a]
             prefixed = bool(_PREFIX_BEFORE.search(before))
+            if _RELATION_BEFORE.search(before):
+                prefixed = False  # "giáp với tỉnh X", "đoàn công tác tỉnh X": another province
             inner = not prefixed and bool(idx["inner"].search(before))
             needs = hit in idx["needs_prefix"] and not prefixed
             if not (inside_name or longer_name or inner or needs):

@@ -197,6 +197,7 @@ _CLAUSE_START = re.compile(r"[,;:(\"“]\s*$")
 _NOUN_WORD = re.compile(r"[\p{L}\d-]+")
 _FIRST_WORD = re.compile(r"\s*(\p{L}+)")
 _PUNCT_STOP_CHARS = frozenset(",;:.!?()[]\"“”'‘’/…")
+_MONEY_BEFORE = re.compile(r"kinh phí|trị giá|giá trị|số tiền|tiền|ngân sách|vốn|tổng chi|hỗ trợ")
 _PHONE_BEFORE = re.compile(r"(?<!\d)0\d{2,3}[ .]$")
 
 
@@ -353,6 +354,8 @@ def _read_one(
     elif after[pos + 1 : pos + 2] in p["unit_starts"] and (cm := p["currency"].match(after, pos)):
         unit, pos = p["currencies"].get(cm.group(1), cm.group(1)), cm.end()
     noun = _noun_phrase(text, folded, n_end + pos, s_end)
+    if not unit and not noun and scale >= 1e6 and _MONEY_BEFORE.search(before):
+        unit = "đồng"  # "với tổng kinh phí hơn 1,2 tỷ." : millions and billions of money
     if not unit:
         if not noun:
             return refuse("no counted noun after the number")

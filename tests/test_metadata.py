@@ -225,3 +225,11 @@ def test_year_reviewed(text: str, year: int, plan_year: int | None) -> None:
 )
 def test_conference_date_year_is_inferred_safely(text: str, iso: str) -> None:
     assert meta(text).conference_date == iso
+
+
+def test_a_visiting_or_neighbouring_province_does_not_outweigh_the_host() -> None:
+    m = meta(
+        "Bộ CHQS tỉnh Bình Phước tổ chức hội nghị tổng kết. Đoàn công tác tỉnh Bình Dương "
+        "đến dự. Phối hợp với tỉnh Tây Ninh tuần tra biên giới."
+    )
+    assert m.province in {"Bình Phước", ""}

@@ -244,3 +244,11 @@ def test_the_grammar_never_crashes_and_mentions_stay_in_bounds(text: str) -> Non
 
 def is_year_like(token: str) -> bool:
     return token.isdigit() and 1900 <= int(token) <= 2099
+
+
+def test_billions_without_a_currency_are_money_where_money_is_named() -> None:
+    found, _ = mentions("Xây dựng 5 nhà với tổng kinh phí hơn 1,2 tỷ, bàn giao trong năm.")
+    assert [(m.value, m.unit, m.qualifier) for m in found] == [
+        (5, "nhà", ""),
+        (1.2e9, "đồng", "hơn"),
+    ]
