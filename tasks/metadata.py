@@ -481,7 +481,8 @@ _PREFIX_BEFORE = re.compile(r"(?:tỉnh|thành phố|tp\.?|tỉnh ủy|thành �
 # a province the report's province deals with: a neighbour, a twin, a visiting delegation
 _RELATION_BEFORE = re.compile(
     r"(?:với|giáp|giáp ranh|tỉnh bạn|đoàn|đoàn công tác|đoàn đại biểu|sang|đến từ|kết nghĩa|"
-    r"các tỉnh|của các tỉnh|hỗ trợ|giúp đỡ|chi viện)(?: với)?(?: của)?\s+(?:tỉnh|thành phố|tp\.?)?\s*$"
+    r"các tỉnh|của các tỉnh|hỗ trợ|giúp đỡ|chi viện)(?: với)?(?: của)?"
+    r"\s+(?:tỉnh|thành phố|tp\.?)?\s*$"
 )
 _LIST_GLUE = re.compile(r"^(?:,| và| cùng| với| -|, tỉnh| và tỉnh|, thành phố)\s*$")
 
