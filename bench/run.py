@@ -143,8 +143,14 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_pure(source: Path, out: Path, batch_size: int) -> dict[str, Any]:
-    """Run the five stage functions without Prefect; seconds and peak memory after each."""
+def child_pure(
+    source: Path, out: Path, batch_size: int, stages: tuple[str, ...] = PURE_STAGES
+) -> dict[str, Any]:
+    """Run the five stage functions without Prefect; seconds and peak memory after each.
+
+    ``stages`` may stop early (without "render", or without "aggregate" and "render") when a
+    slow last stage would hide the others at a large size.
+    """
     sys.path.insert(0, str(ROOT))
     t_import = time.perf_counter()
     import tonghop  # noqa: F401  (the same environment defaults as the CLI)
@@ -179,14 +185,17 @@ def child_pure(source: Path, out: Path, batch_size: int) -> dict[str, Any]:
     seconds["normalise"], seconds["extract"] = t_norm, t_ext
     cpu["normalise"], cpu["extract"] = c_norm, c_ext
     rss["extract"] = _maxrss_mb()
-    t, c = time.perf_counter(), time.process_time()
-    data = aggregate(extractions, ingested)
-    seconds["aggregate"], rss["aggregate"] = time.perf_counter() - t, _maxrss_mb()
-    cpu["aggregate"] = time.process_time() - c
-    t, c = time.perf_counter(), time.process_time()
-    render_outputs(data, out, Organisation(), "vi")
-    seconds["render"], rss["render"] = time.perf_counter() - t, _maxrss_mb()
-    cpu["render"] = time.process_time() - c
+    n_facts = sum(len(ex.facts) for ex in extractions)
+    if "aggregate" in stages:
+        t, c = time.perf_counter(), time.process_time()
+        data = aggregate(extractions, ingested)
+        seconds["aggregate"], rss["aggregate"] = time.perf_counter() - t, _maxrss_mb()
+        cpu["aggregate"] = time.process_time() - c
+        if "render" in stages:
+            t, c = time.perf_counter(), time.process_time()
+            render_outputs(data, out, Organisation(), "vi")
+            seconds["render"], rss["render"] = time.perf_counter() - t, _maxrss_mb()
+            cpu["render"] = time.process_time() - c
     return {
         "import_s": import_s,
         "seconds": seconds,
@@ -196,8 +205,8 @@ def child_pure(source: Path, out: Path, batch_size: int) -> dict[str, Any]:
         "documents_in": len(ingested.sources)
         + len(ingested.quarantined)
         + len(ingested.duplicates),
-        "documents": len(data.documents),
-        "facts": len(data.facts),
+        "documents": len(extractions),
+        "facts": n_facts,
         "duplicates": len(ingested.duplicates),
         "quarantined": len(ingested.quarantined),
     }
@@ -261,7 +270,9 @@ def _count(summary: Any, *keys: str) -> int | None:
 def _child_main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.child == "pure":
-        result = child_pure(Path(args.source), out, args.batch_size)
+        result = child_pure(Path(args.source), out, args.batch_size, _stages(args.pure_stages))
+    elif args.child == "profile":
+        result = {"profile": profile_pure(Path(args.source), out, args.batch_size)}
     else:
         result = child_flow(
             Path(args.source), out, args.batch_size, _flow_args(args.flow_arg), args.rerun
@@ -272,6 +283,16 @@ def _child_main(args: argparse.Namespace) -> int:
     )
     print("BENCH-RESULT " + json.dumps(result))
     return 0
+
+
+def _stages(text: str) -> tuple[str, ...]:
+    stages = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = set(stages) - set(PURE_STAGES)
+    if unknown or not {"ingest", "normalise", "extract"} <= set(stages):
+        raise SystemExit(
+            f"--pure-stages: ingest,normalise,extract[,aggregate[,render]], got {text}"
+        )
+    return stages
 
 
 def _flow_args(items: list[str]) -> dict[str, Any]:
@@ -341,7 +362,7 @@ def measure(
             cmd += [f"--{key.replace('_', '-')}", str(value)]
     else:
         cmd = [*base, "--child", path, "--source", str(source), "--out", str(out)]
-        cmd += ["--batch-size", str(args.batch_size)]
+        cmd += ["--batch-size", str(args.batch_size), "--pure-stages", args.pure_stages]
         cmd += [
             f"--flow-arg={k}={json.dumps(v) if not isinstance(v, str) else v}"
             for k, v in flow_args.items()
@@ -447,6 +468,7 @@ def profile_pure(source: Path, scratch: Path, batch_size: int, top: int = 10) ->
     import pstats
 
     prof = cProfile.Profile()
+    (scratch / "out-profile").mkdir(parents=True, exist_ok=True)
     prof.enable()
     child_pure(source, scratch / "out-profile", batch_size)
     prof.disable()
@@ -477,7 +499,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile the pure path (first size)")
     ap.add_argument("--keep", action="store_true", help="keep the outputs and stores")
     # the child side (internal)
-    ap.add_argument("--child", choices=("pure", "flow"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--pure-stages",
+        default=",".join(PURE_STAGES),
+        help="stages of the pure path (default all; leave render out at large sizes)",
+    )
+    ap.add_argument("--child", choices=("pure", "flow", "profile"), help=argparse.SUPPRESS)
     ap.add_argument("--source", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -508,7 +535,14 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             if args.profile and size == sizes[0]:
-                print(profile_pure(source, scratch, args.batch_size))
+                # in a child too: a parent grown by the profile would inflate the children's
+                # ru_maxrss (it counts the pages a child had before exec)
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "profile"]
+                cmd += ["--source", str(source), "--out", str(scratch / "out-profile")]
+                cmd += ["--batch-size", str(args.batch_size)]
+                _, stdout, stderr, *_ = spawn(cmd, dict(os.environ), ROOT)
+                line = next((x for x in stdout.splitlines() if x.startswith("BENCH-RESULT ")), "")
+                print(json.loads(line[13:])["profile"] if line else stderr[-3000:])
             for path in paths:
                 record = {**context, **measure(path, source, size, args, scratch), "generate": gen}
                 records.append(record)
