@@ -25,7 +25,7 @@ def test_dask_runner_on_a_local_two_worker_cluster_matches_the_default(
             "build",
             "--runner",
             "dask",
-            "--dask-workers",
+            "--workers",
             "2",
             "--batch-size",
             "2",

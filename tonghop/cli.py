@@ -115,18 +115,23 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     )
     build.add_argument(
         "--runner",
-        choices=("thread", "dask"),
-        default="thread",
-        help="task runner: Prefect's thread pool, or Dask (a local cluster, or "
-        "--dask-address) (default: thread)",
+        choices=("process", "thread", "dask"),
+        default="process",
+        help="task runner of the batches: a pool of processes on this machine (one per core), "
+        "Prefect's thread pool (one core), or Dask (a local cluster, or --dask-address) "
+        "(default: process)",
+    )
+    build.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes of the process runner or workers of the local Dask cluster "
+        "(default: the number of cores)",
     )
     build.add_argument(
         "--dask-address",
         default=None,
         help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786",
-    )
-    build.add_argument(
-        "--dask-workers", type=int, default=2, help="workers of the local Dask cluster (default: 2)"
     )
 
 
@@ -173,8 +178,14 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
     Dask workers are other processes: on the ephemeral API each would start its own server on
     the same database, so a real API is started here first and its URL handed to them.
     """
-    if args.runner != "dask":
+    if args.runner == "thread":
         yield lambda f: f
+        return
+    if args.runner == "process":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        pool = ProcessPoolTaskRunner(max_workers=args.workers or os.cpu_count() or 1)
+        yield lambda f: f.with_options(task_runner=pool)
         return
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -195,7 +206,7 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
     else:
         runner = DaskTaskRunner(
             cluster_kwargs={
-                "n_workers": args.dask_workers,
+                "n_workers": args.workers or os.cpu_count() or 1,
                 "threads_per_worker": 1,
                 "processes": True,
                 "dashboard_address": None,
