@@ -129,7 +129,12 @@ def _label(
     if mention.noun_phrase:
         return expand_abbreviations(mention.noun_phrase)
     # "187 người, chiếm 12,47%": a share right after a count is the share of that count
-    if previous is not None and previous.noun_phrase and len(before_text) <= 20:
+    if (
+        mention.unit == "%"
+        and previous is not None
+        and previous.noun_phrase
+        and len(before_text) <= 20
+    ):
         return expand_abbreviations(f"{previous.noun_phrase} (tỷ lệ)")
     # "đảng viên nhập ngũ chiếm 1,66%": the subject before the verb says what is counted
     clause = re.split(r"[,;(]", before_text)[-1]

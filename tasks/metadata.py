@@ -435,6 +435,9 @@ def find_organiser(doc: NormalizedDoc) -> str:
             if subject[:1].isdigit() or _TIME_LEAD_RE.match(subject):
                 subject = _LEAD_DATE_RE.sub("", subject, count=1)
             subject = _AT_PLACE_RE.sub("", subject.strip(" ,"), count=1)
+            if subject[:1].islower() and ", " in subject:
+                # "nhân kỷ niệm 79 năm Ngày thành lập QĐND (…), Bộ CHQS tỉnh": the last part
+                subject = subject.rsplit(", ", 1)[1]
             if subject.endswith((" đã", " đã long trọng")):
                 subject = subject.rsplit(" đã", 1)[0]
             if 2 <= len(subject) <= 200 and subject[:1].isupper():

@@ -111,7 +111,11 @@ def _patterns() -> dict[str, Any]:
             rf"\s*(?!(?:{exceptions})(?![\p{{L}}]))(?:{time_units})(?![\p{{L}}])"
         ),
         "scale": re.compile(rf"\s*({words_alternation(list(g['scales']))})(?![\p{{L}}])"),
-        "currency": re.compile(rf"\s*({words_alternation(list(g['currencies']))})(?![\p{{L}}])"),
+        # "đồng" is the currency, but "đồng chí", "đồng bào", "đồng thời" are words of their own
+        "currency": re.compile(
+            rf"\s*(?!đồng (?:{words_alternation(g['currency_exceptions'])})(?![\p{{L}}]))"
+            rf"({words_alternation(list(g['currencies']))})(?![\p{{L}}])"
+        ),
         "percent": re.compile(r"\s*(?:%|phần trăm(?![\p{L}]))"),
         "stop": re.compile(rf"(?:{stop})(?![\p{{L}}])"),
         "stop_firsts": frozenset(fold(w).split()[0] for w in g["noun_stop_words"]),
@@ -123,6 +127,7 @@ def _patterns() -> dict[str, Any]:
         "currencies": {fold(k): str(v) for k, v in g["currencies"].items()},
         "digits": {fold(k): int(v) for k, v in g["spelled_digits"].items()},
         "compounds": frozenset(fold(w) for w in g["noun_compounds"]),
+        "noun_like": frozenset(fold(w) for w in g["noun_like_verbs"]),
         "unit_starts": frozenset(
             fold(w)[:1]
             for w in [*g["time_units"], *g["scales"], *g["currencies"], "%", "phần trăm"]
@@ -437,10 +442,10 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
         ):
             # ("dầu DO": a word in capitals is an abbreviation, never the stop word "do")
             sm = stop.match(folded, i, s_end)
-            # a verb of two syllables ("tổ chức", "xây dựng") right after the figure is a noun:
+            # a verb that is also a noun ("tổ chức") right after the figure is the noun:
             # "trên 80% tổ chức cơ sở đảng"; "quân nhân dự bị": "bị" ends no compound noun
             if sm and not (
-                (not words and " " in sm.group())
+                (not words and sm.group() in _patterns()["noun_like"])
                 or (words and f"{fold(words[-1])} {sm.group()}" in _patterns()["compounds"])
             ):
                 break

@@ -252,3 +252,14 @@ def test_billions_without_a_currency_are_money_where_money_is_named() -> None:
         (5, "nhà", ""),
         (1.2e9, "đồng", "hơn"),
     ]
+
+
+def test_dong_chi_are_comrades_not_money() -> None:
+    found, _ = mentions(
+        "Dân quân cơ động 156 đồng chí, kết nạp 15 đồng chí vào Đảng, chi 20 triệu đồng."
+    )
+    assert [(m.value, m.unit) for m in found] == [
+        (156, "đồng chí"),
+        (15, "đồng chí"),
+        (20e6, "đồng"),
+    ]
