@@ -15,7 +15,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.catalog import Indicator, indicator_by_key
+from tasks.catalog import indicator_by_key
 from tasks.overrides import apply_overrides, load_overrides
 from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS, Extraction, IngestResult, Quarantined
 from tasks.store import connect, load_documents, load_facts, load_source_issues, load_vague
@@ -115,22 +115,14 @@ def quarantine_frame(items: list[Quarantined]) -> pd.DataFrame:
     return pd.DataFrame([(q.source, q.reason) for q in items], columns=["source", "reason"])
 
 
-def _combine(values: pd.Series, rule: str) -> float:
-    if rule == "sum":
-        return float(values.sum())
-    if rule == "mean":
-        return float(values.mean())
-    if rule == "max":
-        return float(values.max())
-    return float(values.iloc[-1])  # latest: the frame is sorted by conference date
-
-
 def comparison_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
     """The yearly comparison table in long form: one row per (indicator, year).
 
     Only results count (plans are kept apart), only facts with a catalog indicator and a
-    known year. Within a province the indicator's rule combines the facts; across provinces,
-    counts add up and percentages average.
+    known year, never facts an analyst suppressed. Within a province the indicator's rule
+    combines the facts (sum, mean, max, or the latest by conference date); across provinces,
+    counts add up, maxima stay maxima and percentages average. Vectorised: one groupby per
+    level, whatever the number of documents.
     """
     catalog = indicator_by_key()
     usable = facts[
@@ -141,33 +133,54 @@ def comparison_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFram
     if usable.empty:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     dates = documents.set_index("doc_id")["conference_date"].fillna("")
-    usable = usable.assign(_date=usable["doc_id"].map(dates).fillna(""))
-    usable = usable.sort_values(["_date", "doc_id", "start"], kind="stable")
-    rows = []
-    for (key, year), group in usable.groupby(["indicator", "year"], sort=True):
-        indicator: Indicator = catalog[str(key)]
-        per_province = [
-            _combine(g["value"], indicator.agg)
-            for _, g in group.groupby(group["province"].fillna(""), sort=True)
-        ]
-        across = "mean" if indicator.agg == "mean" else ("max" if indicator.agg == "max" else "sum")
-        value = _combine(pd.Series(per_province, dtype=float), across)
-        qualifiers = set(group["qualifier"].fillna(""))
-        rows.append(
-            {
-                "indicator": key,
-                "label_vi": indicator.label_vi,
-                "label_en": indicator.label_en,
-                "unit": indicator.unit,
-                "year": int(year),
-                "value": value,
-                "qualifier": qualifiers.pop() if len(qualifiers) == 1 else "",
-                "n_facts": len(group),
-                "n_documents": group["doc_id"].nunique(),
-                "fact_ids": list(group["fact_id"]),
-            }
-        )
-    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    usable = usable.assign(
+        _date=usable["doc_id"].map(dates).fillna(""),
+        _prov=usable["province"].fillna(""),
+        _rule=usable["indicator"].map(lambda k: catalog[k].agg),
+        qualifier=usable["qualifier"].fillna(""),
+    ).sort_values(["_date", "doc_id", "start"], kind="stable")
+    keys = ["indicator", "year", "_prov"]
+    per_province = usable.groupby(keys, sort=True).agg(
+        _rule=("_rule", "first"),
+        sum=("value", "sum"),
+        mean=("value", "mean"),
+        max=("value", "max"),
+        latest=("value", "last"),
+    )
+    rule = per_province["_rule"].to_numpy()
+    picked = per_province[["sum", "mean", "max", "latest"]].to_numpy()
+    column = pd.Series(rule).map({"sum": 0, "mean": 1, "max": 2, "latest": 3}).to_numpy()
+    per_province = per_province.assign(
+        value=picked[range(len(picked)), column],
+        _across=pd.Series(rule).map({"mean": "mean", "max": "max"}).fillna("sum").to_numpy(),
+    ).reset_index()
+    across = per_province.groupby(["indicator", "year"], sort=True).agg(
+        _across=("_across", "first"),
+        sum=("value", "sum"),
+        mean=("value", "mean"),
+        max=("value", "max"),
+    )
+    pick = across["_across"].map({"sum": 0, "mean": 1, "max": 2}).to_numpy()
+    values = across[["sum", "mean", "max"]].to_numpy()[range(len(across)), pick]
+    grouped = usable.groupby(["indicator", "year"], sort=True)
+    qualifiers = grouped["qualifier"].agg(lambda q: q.iloc[0] if q.nunique() == 1 else "")
+    out = pd.DataFrame(
+        {
+            "value": values,
+            "qualifier": qualifiers,
+            "n_facts": grouped.size(),
+            "n_documents": grouped["doc_id"].nunique(),
+            "fact_ids": grouped["fact_id"].agg(list),
+        },
+        index=across.index,
+    ).reset_index()
+    out = out.assign(
+        label_vi=out["indicator"].map(lambda k: catalog[k].label_vi),
+        label_en=out["indicator"].map(lambda k: catalog[k].label_en),
+        unit=out["indicator"].map(lambda k: catalog[k].unit),
+        year=out["year"].astype(int),
+    )
+    return out[list(COMPARISON_COLUMNS)]
 
 
 def comparison_wide(long: pd.DataFrame) -> pd.DataFrame:
