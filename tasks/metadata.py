@@ -200,7 +200,12 @@ def find_conference_date(doc: NormalizedDoc, year: int | None) -> str:
         day, month, y = (m.group(1), m.group(2), m.group(3)) if m.group(1) else m.group(4, 5, 6)
         day_i, month_i = int(day), int(month)
         half_year = bool(_HALF_YEAR.search(doc.folded))
-        year_i = int(y) if y else _infer_year(doc, month_i, year, half_year)
+        if not y and year is not None and month_i <= 6 and _is_recruitment_review(doc):
+            # the recruits leave in February or March and the review follows within weeks:
+            # "Sáng 26/3, ... tổng kết công tác tuyển quân năm 2021" is 26 March 2021
+            year_i: int | None = year
+        else:
+            year_i = int(y) if y else _infer_year(doc, month_i, year, half_year)
         if year_i is None:
             return ""
         try:
@@ -208,6 +213,17 @@ def find_conference_date(doc: NormalizedDoc, year: int | None) -> str:
         except ValueError:
             return ""
     return ""
+
+
+_RECRUITMENT = re.compile(
+    r"tuyển quân|tuyển chọn.{0,20}gọi công dân|gọi công dân nhập ngũ|giao nhận quân"
+)
+
+
+def _is_recruitment_review(doc: NormalizedDoc) -> bool:
+    """A review of the yearly call-up, named in the title or the lead sentence."""
+    lead = doc.folded[doc.sentences[0].start : doc.sentences[0].end] if doc.sentences else ""
+    return bool(_RECRUITMENT.search(fold(doc.title)) or _RECRUITMENT.search(lead))
 
 
 def _infer_year(doc: NormalizedDoc, month: int, reviewed: int | None, half: bool) -> int | None:
@@ -634,6 +650,13 @@ def _byline_province(code: str) -> Any:
 
 
 _DOMAIN_RE = re.compile(r"(?:www\.)?bao([a-z]+)\.(?:vn|com\.vn|org\.vn)")
+_ABOVE_PROVINCE = re.compile(
+    r"quân khu|bộ tư lệnh|bộ quốc phòng|tổng cục|quân chủng|quân đoàn|binh đoàn|bộ công an|"
+    r"trung ương|chính phủ|quốc hội|bộ chỉ huy bộ đội biên phòng$|cục "
+)
+_PROVINCE_BODY = re.compile(
+    r"tỉnh|thành phố|thủ đô|tp\.|huyện|thị xã|quận|xã|phường|thành ủy|tỉnh ủy"
+)
 _QK_RE = re.compile(r"quân khu\s+(\d)(?!\d)")
 
 
@@ -672,6 +695,14 @@ def find_province(
         known = _byline_province(code)
         if known:
             return ProvinceGuess(known.name, f"byline code ({code})", str(known.region))
+    if (
+        organiser
+        and _ABOVE_PROVINCE.search(fold(organiser))
+        and not _PROVINCE_BODY.search(fold(organiser))
+    ):
+        # "Bộ Tư lệnh Quân khu 2 tổ chức hội nghị": a conference above the provinces names
+        # several of them; none of them is where the report is from
+        return ProvinceGuess("", f"held by a body above the provinces ({organiser})", region)
     counts = province_mentions(doc)
     if organiser:
         # the body that held the conference belongs to its province ("Ban Dân vận Thành ủy
@@ -694,6 +725,8 @@ def find_province(
         merged = by_name[top].merged_into
         ranked = [(n, v) for n, v in ranked if n == top or by_name[n].merged_into != merged]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
+    if len(ranked) >= 3:
+        second = sum(v for _, v in ranked[1:])  # among many, it must outweigh them all
     if top_score < 2 or top_score < 2 * second:
         names = ", ".join(n for n, _ in ranked[:3])
         return ProvinceGuess("", f"no dominant province named ({names})", region)

@@ -233,3 +233,20 @@ def test_a_visiting_or_neighbouring_province_does_not_outweigh_the_host() -> Non
         "đến dự. Phối hợp với tỉnh Tây Ninh tuần tra biên giới."
     )
     assert m.province in {"Bình Phước", ""}
+
+
+def test_a_conference_above_the_provinces_has_no_province() -> None:
+    m = meta(
+        "QĐND Online - Ngày 10-1-2019, Bộ Tư lệnh Quân khu 2 tổ chức hội nghị tổng kết năm 2018. "
+        "Các tỉnh Hà Giang, Lào Cai tổ chức tốt diễn tập. Tỉnh Sơn La được tặng cờ thi đua."
+    )
+    assert m.province == ""
+    assert "above the provinces" in m.province_reason
+
+
+def test_a_recruitment_review_in_march_is_of_the_same_year() -> None:
+    m = meta(
+        "Sáng 26/3, Hội đồng NVQS tỉnh tổ chức hội nghị tổng kết công tác tuyển chọn và gọi "
+        "công dân nhập ngũ năm 2021."
+    )
+    assert (m.year, m.conference_date) == (2021, "2021-03-26")
