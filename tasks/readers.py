@@ -223,40 +223,69 @@ def _looks_like_html(text: str) -> bool:
     )
 
 
-def _soup(markup: str):  # -> BeautifulSoup
-    import warnings
+def _parse_html(markup: str):  # -> lxml.html.HtmlElement
+    """Parse a page with lxml's HTML parser: no network, no huge trees, no comments.
 
-    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+    libxml2's HTML parser neither loads external entities nor expands entity declarations,
+    so "billion laughs" and external entities stay a few bytes of inert text.
+    """
+    from lxml import etree
+    from lxml import html as lhtml
 
-    # lxml's HTML parser neither loads external entities nor expands entity declarations
-    # ("billion laughs" stays a few bytes of junk)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)  # a short page is fine
-        return BeautifulSoup(markup, "lxml")
-
-
-def _meta(soup, *names: str) -> str:
-    for name in names:
-        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-        tag = tag or soup.find(attrs={"itemprop": name})
-        if tag is None:
-            continue
-        value = tag.get("content") or tag.get("datetime") or tag.get_text(" ", strip=True)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
-
-
-def _text_len(node) -> int:
-    return len(node.get_text(" ", strip=True))
+    parser = lhtml.HTMLParser(
+        remove_comments=True, remove_pis=True, no_network=True, huge_tree=False
+    )
+    # lxml refuses a str that declares its encoding: the bytes were decoded already
+    # and any character XML forbids (NUL, other controls): libxml2 takes none of them
+    markup = re.sub(r"^\s*<\?xml[^>]*>", "", clean_text(markup))
+    if not markup.strip():
+        raise UnreadableError("empty file")
+    try:
+        return lhtml.document_fromstring(markup, parser=parser)
+    except (etree.ParserError, ValueError) as err:
+        raise UnreadableError(f"not an HTML page ({err})") from err
 
 
-def _link_density(node) -> float:
-    total = _text_len(node)
+def _tag(el) -> str:
+    return el.tag.lower() if isinstance(el.tag, str) else ""
+
+
+def _text(el) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def _metadata(root) -> dict[str, str]:
+    """The page's <meta property|name> and itemprop values, the first of each name."""
+    found: dict[str, str] = {}
+    for el in root.iter():
+        attrs = el.attrib if isinstance(el.tag, str) else {}
+        for key in ("property", "name", "itemprop"):
+            name = attrs.get(key)
+            if name and name not in found:
+                value = attrs.get("content") or attrs.get("datetime") or _text(el)
+                if value and value.strip():
+                    found[name] = value.strip()
+    return found
+
+
+def _meta(found: dict[str, str], *names: str) -> str:
+    return next((found[n] for n in names if n in found), "")
+
+
+def _link_density(el, total: int) -> float:
     if not total:
         return 0.0
-    links = sum(_text_len(a) for a in node.find_all("a"))
-    return links / total
+    return sum(len(_text(a)) for a in el.iter("a")) / total
+
+
+def _is_furniture(el) -> bool:
+    attrs = el.attrib
+    words = " ".join((attrs.get("class", ""), attrs.get("id", ""), attrs.get("role", "")))
+    if "hidden" in attrs or "display:none" in attrs.get("style", "").replace(" ", ""):
+        return True
+    if not _FURNITURE.search(words):
+        return False
+    return not (_MAYBE_CONTENT.search(words) and len(_text(el)) >= 500)
 
 
 def _drop_furniture(root) -> None:
@@ -266,85 +295,86 @@ def _drop_furniture(root) -> None:
     so does a block whose class names both furniture and content ("main-content has-sidebar")
     when it holds much text.
     """
-    for tag in root.find_all(_DROP_TAGS):
-        if tag.decomposed or (tag.name == "header" and tag.find_parent(["article", "main"])):
-            continue
-        tag.decompose()
-    for tag in root.find_all(True):
-        if tag.decomposed or tag.name in _KEEP:
-            continue
-        attrs = tag.attrs or {}
-        words = " ".join(
-            [
-                " ".join(attrs.get("class") or []),
-                str(attrs.get("id") or ""),
-                str(attrs.get("role") or ""),
-            ]
-        )
-        hidden = "hidden" in attrs or "display:none" in str(attrs.get("style", "")).replace(" ", "")
-        if hidden or (
-            _FURNITURE.search(words)
-            and not (_MAYBE_CONTENT.search(words) and _text_len(tag) >= 500)
-        ):
-            tag.decompose()
+    stack = [(root, False)]
+    while stack:
+        el, in_article = stack.pop()
+        for child in list(el):
+            tag = _tag(child)
+            if not tag:
+                continue
+            own_header = tag == "header" and in_article
+            if (tag in _DROP_TAGS and not own_header) or (
+                tag not in _KEEP and _is_furniture(child)
+            ):
+                child.drop_tree()  # keeps the text that follows it (its tail)
+            else:
+                stack.append((child, in_article or tag in {"article", "main"}))
 
 
 def _best_node(body):
     """The element that holds the article: an <article> or <main> with text, else the
     element whose paragraphs carry the most text (readability's scoring), with link-heavy
     elements scoring less."""
-    candidates = [n for n in body.find_all(["article", "main"]) if _text_len(n) >= 200]
+    candidates = [n for n in body.iter("article", "main") if len(_text(n)) >= 200]
     if candidates:
-        return max(
-            candidates, key=lambda n: sum(_text_len(p) for p in n.find_all("p")) or _text_len(n)
-        )
-    scores: dict[int, float] = {}
-    nodes: dict[int, object] = {}
-    for p in body.find_all(["p", "pre", "td", "blockquote"]):
-        length = _text_len(p)
-        if length < 25:
+        return max(candidates, key=lambda n: sum(len(_text(p)) for p in n.iter("p")))
+    scores: dict = {}
+    for p in body.iter("p", "pre", "td", "blockquote"):
+        text = _text(p)
+        if len(text) < 25:
             continue
-        score = 1 + p.get_text().count(",") + min(length / 100, 3)
-        parent = p.parent
+        score = 1 + text.count(",") + min(len(text) / 100, 3)
+        parent = p.getparent()
         for share in (1.0, 0.5):
-            if parent is None or parent.name in {"html", "[document]"}:
+            if parent is None or _tag(parent) == "html":
                 break
-            scores[id(parent)] = scores.get(id(parent), 0.0) + score * share
-            nodes[id(parent)] = parent
-            parent = parent.parent
+            scores[parent] = scores.get(parent, 0.0) + score * share
+            parent = parent.getparent()
     if not scores:
         return body
-    best = max(scores, key=lambda k: scores[k] * (1 - _link_density(nodes[k])))
-    return nodes[best]
+    return max(scores, key=lambda n: scores[n] * (1 - _link_density(n, len(_text(n)))))
+
+
+_LINKY = ("ul", "ol", "div", "section", "table", "p", "li", "dl")
 
 
 def _html_lines(node) -> list[str]:
     """The text of ``node``, one line a block, without link-heavy blocks (lists of links)."""
-    from bs4 import NavigableString
-
-    for tag in node.find_all(["ul", "ol", "div", "section", "table", "p", "li", "dl"]):
-        if tag.decomposed:
+    for el in list(node.iter(*_LINKY)):
+        if el is node or el.getparent() is None:
             continue
-        if _text_len(tag) and _link_density(tag) > 0.5:
-            tag.decompose()
-    for br in node.find_all("br"):
-        br.replace_with(NavigableString("\n"))
-    for tag in node.find_all(_BLOCKS):
-        tag.insert_before(NavigableString("\n"))
-        tag.insert_after(NavigableString("\n"))
-    for cell in node.find_all(["td", "th"]):
-        cell.insert_after(NavigableString("\t"))
-    text = node.get_text()
-    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n"))
+        total = len(_text(el))
+        if total and _link_density(el, total) > 0.5:
+            el.drop_tree()
+    parts: list[str] = []
+
+    def walk(el) -> None:
+        tag = _tag(el)
+        if tag == "br":
+            parts.append("\n")
+        block = tag in _BLOCKS
+        if block:
+            parts.append("\n")
+        if el.text and tag not in _DROP_TAGS:
+            parts.append(el.text)
+        for child in el:
+            if _tag(child) not in {"script", "style", "noscript", "template"}:
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if tag in {"td", "th"}:
+            parts.append("\t")
+        if block:
+            parts.append("\n")
+
+    walk(node)
+    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parts).split("\n"))
     return [line for line in lines if line]
 
 
 def html_fragment_text(markup: str) -> str:
     """The text of an HTML fragment (a JSON export's body): blocks as lines, no scripts."""
-    soup = _soup(markup)
-    for tag in soup.find_all(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    return "\n".join(_html_lines(soup))
+    return "\n".join(_html_lines(_parse_html(markup)))
 
 
 def html_main_text(markup: str) -> tuple[str, str, dict[str, str]]:
@@ -353,23 +383,26 @@ def html_main_text(markup: str) -> tuple[str, str, dict[str, str]]:
     Returns:
         (text, title, meta)
     """
-    soup = _soup(markup)
-    h1 = soup.find("h1")
+    root = _parse_html(markup)
+    found = _metadata(root)
+    h1 = next(root.iter("h1"), None)
+    title_el = next(root.iter("title"), None)
     title = (
-        _meta(soup, "og:title", "twitter:title")
-        or (h1.get_text(" ", strip=True) if h1 else "")
-        or (soup.title.get_text(" ", strip=True) if soup.title else "")
+        _meta(found, "og:title", "twitter:title")
+        or (_text(h1) if h1 is not None else "")
+        or (_text(title_el) if title_el is not None else "")
     )
     published = _meta(
-        soup, "article:published_time", "datePublished", "pubdate", "publishdate",
+        found, "article:published_time", "datePublished", "pubdate", "publishdate",
         "date", "dc.date.issued", "DC.date.issued", "article:modified_time",
     )  # fmt: skip
     if not published:
-        time = soup.find("time")
-        published = (time.get("datetime") or time.get_text(strip=True)) if time else ""
-    canonical = soup.find("link", rel="canonical")
-    url = _meta(soup, "og:url") or (canonical.get("href", "") if canonical else "")
-    body = soup.body or soup
+        time = next(root.iter("time"), None)
+        published = (time.get("datetime") or _text(time)) if time is not None else ""
+    canonical = next((el for el in root.iter("link") if el.get("rel") == "canonical"), None)
+    url = _meta(found, "og:url") or (canonical.get("href", "") if canonical is not None else "")
+    body = root.find("body")
+    body = body if body is not None else root
     _drop_furniture(body)
     node = _best_node(body)
     lines = _html_lines(node)

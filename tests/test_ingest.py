@@ -269,6 +269,15 @@ def test_html_keeps_the_articles_own_header_and_content_named_like_furniture() -
     assert all(f in got for f in seed_facts(seed))
 
 
+def test_html_with_stray_control_bytes_is_still_read() -> None:
+    from tasks.readers import read_bytes
+
+    seed = SEED_FILES[1]
+    page = html_bytes(seed_text(seed)).replace(b"<article>", b"<article>\x00\x01")
+    part = read_bytes("p.html", page)[0]
+    assert facts(SourceDoc("x", "x", part.text)) == seed_facts(seed)
+
+
 def test_html_title_falls_back_to_h1_then_title() -> None:
     from tasks.readers import html_main_text
 
