@@ -3,10 +3,11 @@
 Each reader takes a name (for its extension) and bytes, never a path, so that a member of a
 ZIP archive is read exactly like a file, in memory, and nothing is ever written to disk:
 
-- ``.txt`` / ``.md``: text in any encoding ``tasks.encodings`` knows;
-- ``.docx``: paragraphs and tables in document order (python-docx);
-- ``.html`` / ``.htm``: the article's main text, without navigation, footers, asides, scripts;
-  its title, date and address from the page's metadata;
+- ``.txt`` / ``.md``: text in any encoding ``tasks.encodings`` knows (Markdown marks dropped);
+- ``.docx``: paragraphs and table rows in document order, its XML read with a safe lxml parser
+  (no DTD, no entities: a DOCX that declares one is refused as an entity attack);
+- ``.html`` / ``.htm``: the article's main text, without navigation, footers, asides, scripts
+  (lxml's HTML parser and readability's rules); its title, date and address from its metadata;
 - ``.pdf``: the text layer (pypdf); a scan without one is refused with that reason;
 - ``.json`` / ``.jsonl``: exports of articles (title, date, url, body), one document each;
 - ``.zip``: archives of these, read member by member within limits (a "zip bomb" is refused).
