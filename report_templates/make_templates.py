@@ -644,6 +644,9 @@ def build(lang: str, folder: Path = HERE) -> Path:
     _bullets(doc, "c.directions", "d", italic=True)
     _tag(doc, "{%p endif %}")
     _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p if conferences_more %}")
+    _para(doc, "{{ conferences_more }}", italic=True, indent=True, align=JUSTIFY)
+    _tag(doc, "{%p endif %}")
 
     _signature(doc, t)
     _annexes(doc, t)
@@ -685,7 +688,7 @@ def _annexes(doc: Any, t: dict[str, str]) -> None:
             "{{ s.doc }}",
             "{{ s.label }}{% if s.kind %} ({{ s.kind }}){% endif %}",
             "{{ s.value }}",
-            "“{{ s.sentence }}”",
+            "{{ s.sentence }}",
         ],
         "s in trace",
         [12, 45, 45, 30, 120],

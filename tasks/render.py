@@ -89,6 +89,9 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_province": "Chưa xác định địa phương",
         "chart": "Biểu đồ {n}. {label}",
         "duplicate": "{source} trùng với {original}",
+        "more_facts": "(và {n} số liệu khác: xem comparison.xlsx, trang Nguồn)",
+        "more_conferences": "Ngoài ra còn {n} văn bản khác, không trình bày chi tiết ở đây "
+        "(xem documents.csv, facts.csv).",
         "doc_heading": "Văn bản {doc_id}",
         "doc_year": " (năm {year})",
         "region": "Quân khu {region}",
@@ -133,6 +136,9 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_province": "Province unknown",
         "chart": "Chart {n}. {label}",
         "duplicate": "{source} duplicates {original}",
+        "more_facts": "(and {n} more figures: see comparison.xlsx, sheet Sources)",
+        "more_conferences": "{n} more documents are not detailed here "
+        "(see documents.csv, facts.csv).",
         "doc_heading": "Document {doc_id}",
         "doc_year": " ({year})",
         "region": "Military Region {region}",
@@ -370,38 +376,53 @@ def _catalog_order() -> dict[str, int]:
 # --- context ---------------------------------------------------------------------------------
 
 
+#: Facts quoted in the sources annex for one figure; the rest are counted and listed in
+#: comparison.xlsx ("Nguồn"), so that a figure summing hundreds of reports keeps a short entry.
+QUOTED_PER_FIGURE = 3
+
+#: Conference sections in the briefing; beyond it, the latest ones, and a line that says how
+#: many more documents are in documents.csv and facts.csv.
+MAX_CONFERENCES = 200
+
+
 class _Sources:
-    """Numbers figures for the sources annex: each fact gets one number, at its first citation."""
+    """Numbers the figures for the sources annex: one number per figure (a table cell or a
+    single fact), given at its first citation; the entry quotes the sentences behind it."""
 
     def __init__(self, facts: pd.DataFrame, docs: pd.DataFrame, lang: str) -> None:
         self.facts = {str(f["fact_id"]): f for f in facts.to_dict("records")}
         self.source = {r.doc_id: _s(r.source) for r in docs.itertuples()}
         self.lang = lang
         self.rows: list[dict[str, Any]] = []
-        self.number: dict[str, int] = {}
+        self.number: dict[tuple[str, ...], int] = {}
 
     def cite(self, fact_ids: list[str]) -> str:
-        """ "[3]" or "[3, 4]": the annex numbers of these facts, numbering new ones."""
-        numbers = []
-        for fid in fact_ids:
-            if fid not in self.number:
-                self.number[fid] = len(self.rows) + 1
-                self.rows.append(self._row(self.facts[fid], self.number[fid]))
-            numbers.append(str(self.number[fid]))
-        return "[" + ", ".join(numbers) + "]"
+        """ "[3]": the annex number of the figure made of these facts, numbering it if new."""
+        key = tuple(str(f) for f in fact_ids)
+        if key not in self.number:
+            self.number[key] = len(self.rows) + 1
+            self.rows.append(self._row([self.facts[f] for f in key], self.number[key]))
+        return f"[{self.number[key]}]"
 
-    def _row(self, f: dict[str, Any], n: int) -> dict[str, Any]:
-        ind = indicator_by_key().get(_s(f["indicator"]))
-        value = fact_value(f, self.lang)
+    def _row(self, facts: list[dict[str, Any]], n: int) -> dict[str, Any]:
+        t = TEXT[self.lang]
+        first = facts[0]
+        shown = facts[:QUOTED_PER_FIGURE]
+        more = len(facts) - len(shown)
+        ind = indicator_by_key().get(_s(first["indicator"]))
+        docs = list(dict.fromkeys(_s(f["doc_id"]) for f in shown))
+        sentences = list(dict.fromkeys(_s(f["sentence"]) for f in shown))
+        tail = " " + t["more_facts"].format(n=more) if more else ""
         return {
             "n": n,
-            "fact_id": _s(f["fact_id"]),
-            "doc": _s(f["doc_id"]),
-            "source": self.source.get(_s(f["doc_id"]), ""),
-            "label": _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), self.lang),
-            "kind": TEXT[self.lang]["plan"] if f["kind"] == "plan" else "",
-            "value": value,
-            "sentence": _s(f["sentence"]),
+            "fact_id": _s(first["fact_id"]),
+            "fact_ids": [_s(f["fact_id"]) for f in facts],
+            "doc": "; ".join(docs) + ("; …" if more else ""),
+            "source": "; ".join(self.source.get(d, "") for d in docs),
+            "label": _ind_label(ind, _s(first["noun_phrase"]) or _s(first["label"]), self.lang),
+            "kind": t["plan"] if first["kind"] == "plan" else "",
+            "value": "; ".join(fact_value(f, self.lang) for f in shown) + ("; …" if more else ""),
+            "sentence": " ".join(f"“{x}”" for x in sentences) + tail,
         }
 
 
@@ -410,6 +431,7 @@ def build_context(
     org: Organisation,
     lang: str = "vi",
     charts: list[dict[str, Any]] | None = None,
+    max_conferences: int | None = MAX_CONFERENCES,
 ) -> dict[str, Any]:
     """The template context: every value the templates ask for, in display form.
 
@@ -421,6 +443,7 @@ def build_context(
         org: the issuing office (header block, signature, recipients).
         lang: "vi" or "en".
         charts: chart entries (filled by ``render_docx``; [] here).
+        max_conferences: conference sections to write (the latest); None for all.
 
     Raises:
         ValueError: for a language other than "vi" or "en".
@@ -437,7 +460,7 @@ def build_context(
     table = comparison_rows(comp, years, lang, src.cite)
     province_tables = _province_tables(data, lang, src.cite)
     plans = _plans(data, lang, src.cite)
-    conferences = _conferences(data, lang, src.cite)
+    conferences = _conferences(data, lang, src.cite, max_conferences)
     span = _year_span(doc_years)
     subject = org.subject or t["subject"] + (
         t["subject_years"].format(years=span) if doc_years else ""
@@ -467,6 +490,11 @@ def build_context(
         "plans": plans,
         "charts": charts or [],
         "conferences": conferences,
+        "conferences_more": TEXT[lang]["more_conferences"].format(
+            n=format_number(len(docs) - len(conferences), lang=lang)
+        )
+        if len(docs) > len(conferences)
+        else "",
         "trace": src.rows,
         "sources": _source_list(docs, lang),
         "quality": _quality(data, lang),
@@ -731,9 +759,13 @@ def _plans(
 
 
 def _conferences(
-    data: BriefingInput, lang: str, cite: Callable[[list[str]], str]
+    data: BriefingInput,
+    lang: str,
+    cite: Callable[[list[str]], str],
+    limit: int | None = MAX_CONFERENCES,
 ) -> list[dict[str, Any]]:
-    """One entry per document (a conference or review), by year and date."""
+    """One entry per document (a conference or review), by year and date; the latest
+    ``limit`` when there are more."""
     t = TEXT[lang]
     catalog = indicator_by_key()
     docs = data.documents.assign(
@@ -745,6 +777,8 @@ def _conferences(
         by_doc.setdefault(str(f["doc_id"]), []).append(f)
     out = []
     ordered = docs.sort_values(["_y", "_d", "doc_id"]).to_dict("records")
+    if limit is not None and len(ordered) > limit:
+        ordered = ordered[len(ordered) - limit :]
     for i, d in enumerate(ordered, start=1):
         results: list[str] = []
         plans: list[str] = []
@@ -1128,7 +1162,9 @@ def comparison_xlsx(
         prov_rows,
     )
     # the numbers [n] of the briefing's sources annex, so that a cell can be looked up here
-    number = numbers if numbers is not None else trace_numbers(data, lang)
+    if numbers is None:
+        numbers = trace_numbers(build_context(data, Organisation(), lang)["trace"])
+    number = numbers
     plan_year = {
         r.doc_id: (None if _num(r.plan_year) is None else int(r.plan_year))
         for r in data.documents.itertuples()
@@ -1177,9 +1213,13 @@ def comparison_xlsx(
     return stable_zip(_fixed_core_times(buf.getvalue()))
 
 
-def trace_numbers(data: BriefingInput, lang: str = "vi") -> dict[str, int]:
-    """fact_id -> its number [n] in the briefing's sources annex."""
-    return {r["fact_id"]: r["n"] for r in build_context(data, Organisation(), lang)["trace"]}
+def trace_numbers(trace: list[dict[str, Any]]) -> dict[str, int]:
+    """fact_id -> the number [n] of the first figure of the sources annex it stands behind."""
+    numbers: dict[str, int] = {}
+    for row in trace:
+        for fid in row["fact_ids"]:
+            numbers.setdefault(fid, row["n"])
+    return numbers
 
 
 def _fixed_core_times(data: bytes) -> bytes:
@@ -1251,7 +1291,7 @@ def render_outputs(
     charts = chart_pngs(data.comparison, lang)
     context = build_context(data, org, lang)
     docx = render_docx(template or default_template(lang), context, charts)
-    xlsx = comparison_xlsx(data, lang, {r["fact_id"]: r["n"] for r in context["trace"]})
+    xlsx = comparison_xlsx(data, lang, trace_numbers(context["trace"]))
     docs = data.documents.drop(columns=["directions"], errors="ignore")
     return RenderResult(
         facts=write_atomic(out / "facts.csv", csv_bytes(data.facts)),

@@ -38,6 +38,7 @@ from tasks.render import (
     place_date,
     render_docx,
     render_outputs,
+    trace_numbers,
     units_en,
 )
 
@@ -266,12 +267,39 @@ def test_every_cited_number_traces_to_its_sentence() -> None:
     trace = {s["n"]: s for s in ctx["trace"]}
     sentences = dict(zip(data.facts["fact_id"], data.facts["sentence"], strict=True))
     cell = next(r for r in ctx["table"] if r["key"] == "dan_van_kheo_new")["cells"][1]
-    numbers = [int(n) for n in re.findall(r"\d+", cell.split("[")[1])]
-    assert {trace[n]["sentence"] for n in numbers} == {sentences["f2"], sentences["f3"]}
-    assert {trace[n]["doc"] for n in numbers} == {"ha_tinh_2023", "nghe_an_2023"}
-    # every fact, plans and unmapped ones included, is numbered once
-    assert sorted(s["sentence"] for s in ctx["trace"]) == sorted(sentences.values())
-    assert [s["n"] for s in ctx["trace"]] == list(range(1, len(sentences) + 1))
+    entry = trace[int(re.fullmatch(r"3\.340 \[(\d+)\]", cell).group(1))]  # one number a figure
+    assert entry["fact_ids"] == ["f2", "f3"]
+    assert entry["sentence"] == f"“{sentences['f2']}” “{sentences['f3']}”"
+    assert entry["doc"] == "ha_tinh_2023; nghe_an_2023"
+    # every fact, plans and unmapped ones included, stands behind a numbered entry
+    assert {f for s in ctx["trace"] for f in s["fact_ids"]} == set(sentences)
+    assert [s["n"] for s in ctx["trace"]] == list(range(1, len(ctx["trace"]) + 1))
+
+
+def test_a_figure_of_many_facts_quotes_a_few_and_counts_the_rest() -> None:
+    data = _data()
+    rows = [
+        {**data.facts.iloc[1].to_dict(), "fact_id": f"m{i}", "doc_id": f"d{i}", "value": 1.0}
+        for i in range(10)
+    ]
+    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
+    many = BriefingInput(
+        facts=facts,
+        documents=data.documents,
+        comparison=comparison_long(facts, data.documents),
+        quarantine=data.quarantine,
+    )
+    ctx = build_context(many, ORG, "vi")
+    entry = ctx["trace"][0]
+    assert len(entry["fact_ids"]) == 10 and entry["doc"] == "d0; d1; d2; …"
+    assert entry["sentence"].endswith("(và 7 số liệu khác: xem comparison.xlsx, trang Nguồn)")
+
+
+def test_conference_sections_are_capped_with_a_note() -> None:
+    ctx = build_context(_data(), ORG, "vi", max_conferences=2)
+    assert [c["doc_id"] for c in ctx["conferences"]] == ["ha_tinh_2023", "nghe_an_2023"]
+    assert ctx["conferences_more"].startswith("Ngoài ra còn 2 văn bản khác")
+    assert build_context(_data(), ORG, "vi")["conferences_more"] == ""
 
 
 def test_province_tables_only_with_several_provinces() -> None:
@@ -310,7 +338,7 @@ def test_english_context_uses_catalog_labels_and_english_numbers() -> None:
     assert any("155 (2017) → 3,340 (2023), up 3,185" in h for h in ctx["headlines"])
     assert "1 document does not say which province it comes from." in " ".join(ctx["summary"])
     # the quoted source sentences stay Vietnamese
-    assert all(s["sentence"].startswith("Câu nguồn") for s in ctx["trace"])
+    assert all(s["sentence"].startswith("“Câu nguồn") for s in ctx["trace"])
 
 
 def test_unknown_language_is_refused() -> None:
@@ -616,10 +644,10 @@ def test_properties_keep_the_order_word_requires(rendered: dict[str, Path]) -> N
 
 
 def test_xlsx_sources_carry_the_briefing_numbers(rendered: dict[str, Path]) -> None:
-    ctx = build_context(_data(), ORG, "vi")
+    numbers = trace_numbers(build_context(_data(), ORG, "vi")["trace"])
     wb = load_workbook(rendered["vi"] / "comparison.xlsx")
     rows = list(wb["Nguồn"].iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[1]) for r in rows] == [(s["n"], s["fact_id"]) for s in ctx["trace"]]
+    assert [(r[0], r[1]) for r in rows] == sorted((n, f) for f, n in numbers.items())
     plans = list(wb["Kế hoạch"].iter_rows(values_only=True))
     assert plans[0][6] == "Năm kế hoạch" and plans[1][6] is None  # unknown stays unknown
 
