@@ -320,7 +320,9 @@ def _best_node(body):
     if candidates:
         return max(candidates, key=lambda n: sum(len(_text(p)) for p in n.iter("p")))
     scores: dict = {}
-    for p in body.iter("p", "pre", "td", "blockquote"):
+    for p in body.iter("p", "pre", "td", "blockquote", "div"):
+        if _tag(p) == "div" and any(_tag(c) in _BLOCKS for c in p):
+            continue  # a <div> counts as a paragraph only when it holds no blocks itself
         text = _text(p)
         if len(text) < 25:
             continue
@@ -606,6 +608,9 @@ def read_pdf(data: bytes) -> Found:
     """The text layer of a PDF; a scan without one is refused."""
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise UnreadableError("corrupt PDF (no %PDF header)")
+    if b"%%EOF" not in data[-2048:]:
+        # pypdf would recover the pages before the cut and the rest would be lost unseen
+        raise UnreadableError("truncated PDF (no %%EOF end marker)")
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         from pypdf import PdfReader

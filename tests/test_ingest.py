@@ -195,7 +195,8 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "empty.txt").write_bytes(b"")
     (folder / "noise.txt").write_bytes(noise())
     (folder / "corrupt.docx").write_bytes(docx_bytes(s[0])[:3000])
-    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n" + noise(2000, 3))
+    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n" + noise(2000, 3) + b"\n%%EOF\n")
+    (folder / "truncated.pdf").write_bytes(pdf_bytes(s[0])[:20000])
     (folder / "bomb.zip").write_bytes(zip_bomb())
     return folder
 
@@ -204,7 +205,8 @@ EXPECTED_REASONS = {
     "empty.txt": "empty file",
     "noise.txt": "binary noise",
     "corrupt.docx": "corrupt or truncated DOCX",
-    "corrupt.pdf": "corrupt",
+    "corrupt.pdf": "corrupt or truncated PDF",
+    "truncated.pdf": "truncated PDF",
     "bomb.zip": "zip bomb refused",
 }
 
@@ -276,6 +278,21 @@ def test_html_with_stray_control_bytes_is_still_read() -> None:
     page = html_bytes(seed_text(seed)).replace(b"<article>", b"<article>\x00\x01")
     part = read_bytes("p.html", page)[0]
     assert facts(SourceDoc("x", "x", part.text)) == seed_facts(seed)
+
+
+def test_html_of_bare_divs_finds_the_text_block() -> None:
+    from tasks.readers import read_bytes
+
+    seed = SEED_FILES[2]
+    body = "".join(f"<div>{html.escape(line)}</div>" for line in paragraphs(seed_text(seed)))
+    page = (
+        "<html><body><div class='top'><a href='/'>Trang chủ</a> | <a href='/qp'>Quốc phòng</a>"
+        f"</div><div>{body}</div><div class='bottom'>Bản quyền 2023, 45 phóng viên</div>"
+        "</body></html>"
+    )
+    part = read_bytes("p.html", page.encode())[0]
+    assert facts(SourceDoc("x", "x", part.text)) == seed_facts(seed)
+    assert "Trang chủ" not in part.text and "Bản quyền" not in part.text
 
 
 def test_html_title_falls_back_to_h1_then_title() -> None:
