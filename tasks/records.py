@@ -59,8 +59,11 @@ class SourceDoc:
     """A readable source, decoded to text.
 
     Attributes:
-        doc_id: the source file name without its extension (unique within a run).
-        source: the path of the file relative to the source folder (for the sources annex).
+        doc_id: the source file name without its extension (unique within a run);
+            "<zip stem>/<member stem>" for an archive member, "<stem>#<n>" for the n-th
+            record of a JSON export.
+        source: the path of the file relative to the source folder (for the sources annex);
+            "a.zip/b.docx" for a member, "feed.jsonl#3" for a record.
         text: the decoded text, as read (no normalisation yet).
         title: a title given by the container (HTML <title>, JSON "title"), or "".
         meta: per-file metadata from ``manifest.csv`` or the container (province, url, published).
