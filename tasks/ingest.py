@@ -66,6 +66,10 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # --- the folder ------------------------------------------------------------------------------
 
 
+#: The column that names the file, as people write it.
+_MANIFEST_NAME_COLUMNS = ("file", "filename", "file_name", "path", "name")
+
+
 def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
     """Read ``manifest.csv`` (file, province, url, published) if the folder has one.
 
@@ -82,12 +86,13 @@ def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
         return {}
     out: dict[str, dict[str, str]] = {}
     for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))):
-        name = unicodedata.normalize("NFC", (row.get("file") or "").strip())
+        key = next((k for k in _MANIFEST_NAME_COLUMNS if row.get(k)), "")
+        name = unicodedata.normalize("NFC", (row.get(key) or "").strip())
         if name:
             out[name] = {
                 k.strip(): clean_text(v).strip()
                 for k, v in row.items()
-                if k and k != "file" and isinstance(v, str) and v.strip()
+                if k and k != key and isinstance(v, str) and v.strip()
             }
     return out
 
