@@ -14,7 +14,7 @@ import regex as re
 from prefect import task
 
 from tasks.catalog import Indicator, Pattern, abbreviations, indicators
-from tasks.metadata import plan_flags, read_meta
+from tasks.metadata import is_plan_sentence, plan_flags, read_meta
 from tasks.normalize import fold
 from tasks.numbers import Mention, read_sentences, vague_in_sentences
 from tasks.records import DocMeta, Extraction, Fact, NormalizedDoc, Sentence, VagueAmount
@@ -28,22 +28,47 @@ _RESULT_OPENING = re.compile(
 
 
 def sentence_kinds(doc: NormalizedDoc, meta: DocMeta) -> list[str]:
-    """Kind of each analysed sentence: "plan" from a plan marker to the end of its paragraph
-    (the sentences after "Hội nghị xác định, năm 2024, ..." list the year's tasks), unless a
-    sentence opens a result again ("Năm 2023, ...", "Dịp này, ... tặng bằng khen")."""
+    """Kind of each analysed sentence.
+
+    "plan" from a plan marker to the end of its paragraph (the sentences after "Hội nghị xác
+    định, năm 2024, ..." list the year's tasks), unless a sentence opens a result again ("Năm
+    2023, ...", "Dịp này, ... tặng bằng khen"). A plan heading ("Phương hướng, nhiệm vụ năm
+    2024", or a sentence ending in ":" that sets goals) makes the list items under it plans
+    ("- Giao quân đạt 100% chỉ tiêu"), until a paragraph that is not a list item.
+    """
     kinds = []
-    paragraph, in_plan = -1, False
+    paragraph, in_plan, section_plan = -1, False, False
     flags = plan_flags(doc, meta.plan_year)
+    headings = sorted(
+        (a, _is_plan_heading(doc.folded[a:b], meta.plan_year))
+        for a, b, kind in doc.boilerplate
+        if kind in ("heading", "caption")
+    )
+    h = 0
     for s, plan in zip(doc.sentences, flags, strict=True):
+        while h < len(headings) and headings[h][0] < s.start:
+            section_plan = headings[h][1]
+            h += 1
         if s.paragraph != paragraph:
             paragraph, in_plan = s.paragraph, False
+            if doc.text[s.start : s.start + 1] not in _LIST_MARKS:
+                section_plan = False
         opening = doc.folded[s.start : min(s.end, s.start + 80)]
         if not plan and _RESULT_OPENING.match(opening):
             in_plan = False
         elif plan:
             in_plan = True
-        kinds.append("plan" if in_plan else "result")
+        kinds.append("plan" if in_plan or section_plan else "result")
+        if plan and doc.text[s.end - 1 : s.end] == ":":
+            section_plan = True
     return kinds
+
+
+_LIST_MARKS = frozenset("-+•*–")
+
+
+def _is_plan_heading(folded: str, plan_year: int | None) -> bool:
+    return is_plan_sentence(folded, plan_year)
 
 
 def clause_bounds(folded: str, sentence: Sentence, pos: int) -> tuple[int, int]:

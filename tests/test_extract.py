@@ -236,3 +236,22 @@ def test_fold_is_used_for_matching_only() -> None:
     ex = extract("Toàn tỉnh có 3 xã Thanh Hoá đạt chuẩn “nông thôn mới”.")
     assert "Hoá" in ex.doc.text and "“" in ex.doc.text
     assert ex.doc.folded == fold(ex.doc.text)
+
+
+def test_list_items_under_a_plan_heading_are_plans() -> None:
+    ex = extract(
+        "Năm 2023, toàn tỉnh giao 1.150 công dân nhập ngũ.\n"
+        "Phương hướng, nhiệm vụ năm 2024\n"
+        "- Giao quân đạt 100% chỉ tiêu.\n"
+        "- Diễn tập khu vực phòng thủ cho 3 huyện.\n"
+        "Nhiệm vụ năm 2024 được triển khai như sau:\n"
+        "- Tổ chức 2 lớp bồi dưỡng.\n"
+        "Dịp này, UBND tỉnh tặng bằng khen cho 12 tập thể."
+    )
+    assert [(f.value, f.kind) for f in ex.facts] == [
+        (1150, "result"),
+        (100, "plan"),
+        (3, "plan"),
+        (2, "plan"),
+        (12, "result"),
+    ]
