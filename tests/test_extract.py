@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.aggregate import documents_frame, facts_frame
 from tasks.catalog import indicators
@@ -255,3 +257,44 @@ def test_list_items_under_a_plan_heading_are_plans() -> None:
         (2, "plan"),
         (12, "result"),
     ]
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Năm 2023, ",
+                "toàn tỉnh ",
+                "giao 1.150 công dân",
+                "đạt 100%",
+                " chỉ tiêu",
+                ". ",
+                "\n",
+                "Chiều 29/12",
+                "(QNO) - ",
+                "Quân khu 4",
+                " hai lớp",
+                " 163 vụ/299 đối tượng",
+                " 11,4 tỷ đồng",
+                " hàng chục nghìn",
+                "Ảnh: T.C",
+                "Đồng chí Lê Văn Dũng chủ trì",
+                " 25-30%",
+                " tỉnh Nghệ An",
+                ";",
+                ":",
+                "“",
+                "”",
+                " 0905123456",
+                " 09-NQ/TU",
+            ]
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_any_report_is_extracted_without_error(parts: list[str]) -> None:
+    ex = extract("".join(parts))
+    for f in ex.facts:
+        assert ex.doc.text[f.start : f.end]
+        assert f.kind in {"result", "plan"}
