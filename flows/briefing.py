@@ -19,18 +19,21 @@ import tonghop  # noqa: F401  (Prefect defaults before Prefect is imported)
 
 # isort: split
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from prefect import flow, runtime
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from tasks.aggregate import aggregate_store_task
+from tasks.artifacts import artifacts_task
 from tasks.batch import process_batch_task
+from tasks.distribute import drop_task, email_briefing, scope_of, today_in
 from tasks.ingest import DEFAULT_MAX_BYTES
 from tasks.render import Organisation, render_task
 from tasks.runlog import StageTimer, document_counts, write_run_json_task
@@ -41,10 +44,18 @@ from tasks.store import (
     save_batch_task,
     scan_task,
 )
+from tonghop.config import load_config
+
+T = TypeVar("T")
 
 #: Batches in flight at once: enough to keep every worker of a parallel runner busy, few enough
 #: that memory stays bounded (each batch's texts are dropped once it is saved).
 IN_FLIGHT = 4
+
+
+def whole(obj: T) -> T:
+    """``quote(obj)``, typed as ``obj``: Prefect hands it to the task without walking it."""
+    return cast(T, quote(obj))
 
 
 def batches(items: list, size: int) -> list[list]:
@@ -73,12 +84,19 @@ def build_briefing(
     store: Path = Path("data/tonghop.duckdb"),
     overrides: Path | None = None,
     organisation: Organisation | None = None,
+    config: Path | None = None,
+    email: bool = False,
+    archive: Path | None = None,
 ) -> dict:
     """Build the briefing of every report in ``source`` into ``out``.
 
     Returns:
         The run summary (also written to ``out/run.json``).
     """
+    # the config (header block, mail, archive), checked before any work
+    settings = load_config(config, os.environ)
+    if email:
+        settings.require_mail()
     started = _now()
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     timer = StageTimer()
@@ -92,15 +110,15 @@ def build_briefing(
         for window in windows(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
             futures = [
                 process_batch_task.submit(
-                    source, quote(files), max_file_bytes, quote(scan.manifest)
+                    source, whole(files), max_file_bytes, whole(scan.manifest)
                 )
                 for files in window
             ]
             for future in futures:
                 outcomes += save_batch_task(
-                    store, source, quote(future.result()), run_id, scan.fingerprint, quote(index)
+                    store, source, whole(future.result()), run_id, scan.fingerprint, whole(index)
                 )
-        unchanged = finish_scan_task(store, quote(scan.plan), run_id)
+        unchanged = finish_scan_task(store, whole(scan.plan), run_id)
     # --- aggregate, from the store ---
     with timer.stage("aggregate"):
         data, unknown_overrides = aggregate_store_task(store, source, overrides)
@@ -109,8 +127,11 @@ def build_briefing(
         raise ValueError(f"no readable report in {source}" + (f" ({reasons})" if reasons else ""))
     # --- render ---
     with timer.stage("render"):
-        written = render_task(quote(data), out, organisation or Organisation(), lang, template)
+        written = render_task(
+            whole(data), out, organisation or settings.to_organisation(), lang, template
+        )
     # --- record the run ---
+    counts = document_counts(scan.plan.status, outcomes, unchanged, len(scan.plan.missing))
     summary = {
         "run_id": run_id,
         "source": str(source),
@@ -123,6 +144,14 @@ def build_briefing(
     }
     write_run_json_task(out, summary)
     record_run_task(store, run_id, started, _now(), summary, written.briefing, lang)
+    # --- distribute: archive and artifacts, then the e-mail last (a send that still fails
+    #     after its retries fails the run once everything else is written and recorded) ---
+    day = today_in(settings.schedules.timezone)
+    scope = scope_of(data.documents, settings.paths.scope)
+    archived = drop_task(written.briefing, archive or settings.paths.archive_for(out), day, scope)
+    artifacts_task(whole(data), written.briefing, archived.path, None, counts, lang)
+    if email:
+        email_briefing(written.briefing, settings.mail, day, scope)
     return summary
 
 

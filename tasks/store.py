@@ -114,12 +114,23 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(path))
     try:
         con.execute(SCHEMA)
+        _migrate(con)
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
         yield con
     finally:
         con.close()
+
+
+#: Columns added since the first store: (table, column, type). An older store gains them.
+_ADDED_COLUMNS = (("sources", "signature", "BLOB"), ("sources", "shingles", "INTEGER"))
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a store written by an earlier tonghop up to this schema, keeping its rows."""
+    for table, column, kind in _ADDED_COLUMNS:
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
 def extractor_fingerprint() -> str:

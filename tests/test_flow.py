@@ -19,7 +19,7 @@ from tests.conftest import ROOT, SHARED
 @pytest.fixture(scope="module")
 def built(prefect_harness, seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("out")
-    result = build_briefing(source=seeds, out=out)
+    result = build_briefing(source=seeds, out=out, store=out / "store.duckdb")
     assert Path(result["briefing"]).is_file()
     return out
 
@@ -145,6 +145,7 @@ def test_seed_score_passes_the_spine_bar(built: Path) -> None:
 def test_same_inputs_give_the_same_bytes(
     prefect_harness, seeds: Path, built: Path, tmp_path: Path
 ) -> None:
-    build_briefing(source=seeds, out=tmp_path)
+    # a fresh store, so that this run extracts again rather than reading the first run's store
+    build_briefing(source=seeds, out=tmp_path, store=tmp_path / "store.duckdb")
     for name in ("briefing.docx", "facts.csv", "documents.csv"):
         assert (tmp_path / name).read_bytes() == (built / name).read_bytes(), name

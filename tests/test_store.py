@@ -229,3 +229,23 @@ def test_an_empty_folder_builds_no_briefing_and_says_why(
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("tonghop: no briefing built: no readable report")
     assert not (tmp_path / "o" / "briefing.docx").exists()
+
+
+def test_a_store_of_an_earlier_version_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE sources (path VARCHAR, member VARCHAR, root VARCHAR, rel VARCHAR, "
+        "doc_id VARCHAR, size BIGINT, mtime_ns BIGINT, content_hash VARCHAR, fingerprint VARCHAR, "
+        "status VARCHAR, reason VARCHAR, first_run VARCHAR, last_run VARCHAR, "
+        "PRIMARY KEY (path, member))"
+    )
+    con.execute(
+        "INSERT INTO sources VALUES ('/r/a.txt', 'a.txt', '/r', 'a.txt', 'a', 1, 1, "
+        "'h', 'f', 'active', '', 'r1', 'r1')"
+    )
+    con.close()
+    with connect(path) as con:
+        assert load_run_index(con, []).doc_ids == {"a": "a.txt"}

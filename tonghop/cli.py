@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import tonghop
+from tonghop.config import Config, ConfigError, find_config, load_config
 
 DEFAULT_STORE = Path("data/tonghop.duckdb")
 
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tonghop {tonghop.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _build_parser(sub)
+    _serve_parser(sub)
     facts = sub.add_parser(
         "facts",
         help="work with the stored facts",
@@ -59,6 +61,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="serve the scheduled deployments of build-briefing (needs a Prefect server)",
+        description="Register build-briefing/<name> for each [schedules.cron] entry (timezone "
+        "Asia/Ho_Chi_Minh) and build-briefing/manual, and run their flow runs until "
+        "interrupted. Set PREFECT_API_URL to a server started with `prefect server start`.",
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $TONGHOP_CONFIG, else ./tonghop.toml when present)",
+    )
+    serve.add_argument("--limit", type=int, default=1, help="flow runs at a time (default: 1)")
+
+
 def _build_parser(sub: argparse._SubParsersAction) -> None:
     build = sub.add_parser(
         "build",
@@ -68,16 +87,33 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
         "into OUT.",
     )
     build.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $TONGHOP_CONFIG, else ./tonghop.toml when present)",
+    )
+    build.add_argument(
         "--source",
         type=Path,
-        default=Path("seeds"),
-        help="folder of reports to read; never written to (default: seeds)",
+        default=None,
+        help="folder of reports to read; never written to (default: [paths] source, or seeds)",
     )
     build.add_argument(
         "--out",
         type=Path,
-        default=Path("out"),
-        help="folder for the briefing and the tables (default: out)",
+        default=None,
+        help="folder for the briefing and the tables (default: [paths] out, or out)",
+    )
+    build.add_argument(
+        "--email",
+        action="store_true",
+        help="e-mail the briefing to [mail] to / TONGHOP_MAIL_TO after building it",
+    )
+    build.add_argument(
+        "--archive",
+        type=Path,
+        default=None,
+        help="archive folder of dated briefings (default: [paths] archive, or OUT/archive)",
     )
     build.add_argument(
         "--lang", choices=("vi", "en"), default="vi", help="language of the briefing (default: vi)"
@@ -91,8 +127,9 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--store",
         type=Path,
-        default=DEFAULT_STORE,
-        help=f"the DuckDB store that remembers sources, facts and runs (default: {DEFAULT_STORE})",
+        default=None,
+        help="the DuckDB store that remembers sources, facts and runs "
+        f"(default: [paths] store, or {DEFAULT_STORE})",
     )
     build.add_argument(
         "--overrides",
@@ -140,25 +177,43 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "build":
         return _build(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "facts" and args.facts_command == "export":
         return _facts_export(args)
     return 2
+
+
+def _settings(args: argparse.Namespace) -> tuple[Path | None, Config]:
+    """The config file and its validated content; raises ConfigError naming a bad key."""
+    path = find_config(args.config, os.environ, Path.cwd())
+    return path, load_config(path, os.environ)
 
 
 def _build(args: argparse.Namespace) -> int:
     from flows.briefing import build_briefing
 
     try:
+        config_path, settings = _settings(args)
+        if args.email:
+            settings.require_mail()
+    except ConfigError as err:
+        print(f"tonghop: {err}", file=sys.stderr)
+        return 2
+    try:
         with _runner(args) as wrap:
             result = wrap(build_briefing)(
-                source=args.source,
-                out=args.out,
+                source=args.source or settings.paths.source,
+                out=args.out or settings.paths.out,
                 lang=args.lang,
                 template=args.template,
                 batch_size=args.batch_size,
                 max_file_bytes=int(args.max_file_mb * 1024 * 1024),
-                store=args.store,
+                store=args.store or settings.paths.store,
                 overrides=args.overrides,
+                config=config_path,
+                email=args.email,
+                archive=args.archive,
             )
     except Exception as err:  # the flow's own failure: one line, non-zero exit
         print(f"tonghop: no briefing built: {err}", file=sys.stderr)
@@ -220,6 +275,27 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
         if server is not None:
             os.environ.pop("PREFECT_API_URL", None)
             server.stop()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from prefect.settings import PREFECT_API_URL
+
+    from tonghop.serve import serve_deployments
+
+    try:
+        config_path, settings = _settings(args)
+    except ConfigError as err:
+        print(f"tonghop: {err}", file=sys.stderr)
+        return 2
+    if not PREFECT_API_URL.value():
+        print(
+            "tonghop: serve needs a Prefect server: run `prefect server start`, then "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api tonghop serve",
+            file=sys.stderr,
+        )
+        return 2
+    serve_deployments(settings, config_path, limit=args.limit)
+    return 0
 
 
 def _facts_export(args: argparse.Namespace) -> int:
