@@ -6,6 +6,7 @@ copies, the legacy encodings, and broken files of every kind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import io
@@ -98,6 +99,7 @@ def html_bytes(text: str, title: str = "Hội nghị tổng kết", article: boo
     return page.encode("utf-8")
 
 
+@functools.lru_cache(maxsize=4)  # matplotlib takes seconds: one PDF per seed and kind
 def pdf_bytes(text: str, scan: bool = False) -> bytes:
     import textwrap
 
