@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -218,9 +219,11 @@ def child_flow(
     """Run ``build_briefing`` in-process, after a no-op flow that starts the ephemeral API."""
     sys.path.insert(0, str(ROOT))
     t_import = time.perf_counter()
+    import tonghop  # noqa: F401  (Prefect defaults, e.g. the startup timeout, before Prefect)
+
+    # isort: split
     from prefect import flow
 
-    import tonghop  # noqa: F401
     from flows.briefing import build_briefing
 
     import_s = time.perf_counter() - t_import
@@ -384,7 +387,9 @@ def measure(
         "flow_args": flow_args if path != "pure" else {},
     }
     if status != 0:
-        record["error"] = (stderr.strip().splitlines() or ["(no stderr)"])[-1][:500]
+        lines = stderr.strip().splitlines() or ["(no stderr)"]
+        raised = [x for x in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", x)]
+        record["error"] = (raised or lines)[-1][:500]
         return record
     if path == "cli":
         run_json = out / "run.json"
