@@ -867,6 +867,8 @@ def read_bytes(name: str, data: bytes, limits: Limits | None = None, depth: int 
 
 
 def _dispatch(name: str, data: bytes, limits: Limits, depth: int) -> Found:
+    if name.rsplit("/", 1)[-1].startswith("~$"):
+        raise UnreadableError("Office lock file (~$...), not a document: Word had the file open")
     suffix = suffix_of(name) or sniff(data)
     if len(data) > limits.max_bytes:
         raise UnreadableError(f"file too large ({len(data)} bytes > limit {limits.max_bytes})")

@@ -576,12 +576,14 @@ def test_unreadable_specials_and_size_limit(tmp_path: Path) -> None:
     (tmp_path / "broken-link.txt").symlink_to(tmp_path / "gone.txt")
     os.mkfifo(tmp_path / "pipe.txt")
     (tmp_path / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    (tmp_path / "~$bao cao.docx").write_bytes(b"\x0bNguyen Van A" + b"\0" * 150)
     result = ingest_folder(tmp_path, max_bytes=1000)
     reasons = {q.source: q.reason for q in result.quarantined}
     assert "file too large (1200 bytes > limit 1000)" in reasons["big.txt"]
     assert "broken link" in reasons["broken-link.txt"]
     assert "not a regular file" in reasons["pipe.txt"]
     assert "old Word .doc format" in reasons["old.doc"]
+    assert "Office lock file" in reasons["~$bao cao.docx"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
