@@ -162,8 +162,8 @@ def _label(
     ):
         return expand_abbreviations(f"{previous.noun_phrase} (tỷ lệ)")
     # "đảng viên nhập ngũ chiếm 1,66%": the subject before the verb says what is counted
-    clause = re.split(r"[,;(]", before_text)[-1]
-    clause = re.sub(r"^\s*trong đó\s+", "", clause, flags=re.IGNORECASE)
+    clause = _LABEL_SPLIT.split(before_text)[-1]
+    clause = _IN_WHICH.sub("", clause)
     words = clause.split()
     while words and fold(words[-1]) in _LABEL_TRAILERS:
         words.pop()
@@ -171,6 +171,8 @@ def _label(
 
 
 _DIGIT = re.compile(r"\d")
+_LABEL_SPLIT = re.compile(r"[,;(]")
+_IN_WHICH = re.compile(r"(?i)^\s*trong đó\s+")
 _VAGUE_TAIL = re.compile(r"[^,;.]{0,40}")
 
 

@@ -119,6 +119,8 @@ def _patterns() -> dict[str, Any]:
         "percent": re.compile(r"\s*(?:%|phần trăm(?![\p{L}]))"),
         "stop": re.compile(rf"(?:{stop})(?![\p{{L}}])"),
         "stop_firsts": frozenset(fold(w).split()[0] for w in g["noun_stop_words"]),
+        "stop_single": frozenset(fold(w) for w in g["noun_stop_words"] if " " not in w),
+        "stop_multi": _multi_word_stops(g["noun_stop_words"]),
         "vague": re.compile(rf"({words_alternation(g['vague_amounts'])})(?![\p{{L}}])"),
         "vague_heads": tuple(sorted({fold(v).split()[0] + " " for v in g["vague_amounts"]})),
         "spelled": re.compile(_spelled_regex(g)),
@@ -133,6 +135,17 @@ def _patterns() -> dict[str, Any]:
             for w in [*g["time_units"], *g["scales"], *g["currencies"], "%", "phần trăm"]
         ),
     }
+
+
+def _multi_word_stops(words: list[str]) -> dict[str, tuple[str, ...]]:
+    """First word -> the rest of each multi-word stop phrase (" gia" for "tham gia"), longest
+    first."""
+    out: dict[str, list[str]] = {}
+    for w in words:
+        head, _, tail = fold(w).partition(" ")
+        if tail:
+            out.setdefault(head, []).append(" " + tail)
+    return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in out.items()}
 
 
 def _qualifier(before: str) -> str:
@@ -415,9 +428,11 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
 
     It also stops at another figure ("3 chiếc tàu cá trị giá 1,8 tỷ" -> "chiếc tàu cá"). A
     quoted name right after the number is the noun: 'duy trì 12 "mô hình dân vận khéo"' ->
-    "mô hình dân vận khéo" (the words inside the quotes, stop words included).
+    "mô hình dân vận khéo" (the words inside the quotes, stop words included). Words are
+    tokens of one regex pass; stop words are set lookups.
     """
-    stop = _patterns()["stop"]
+    p = _patterns()
+    singles, multis = p["stop_single"], p["stop_multi"]
     words: list[str] = []
     i = pos
     while i < s_end and text[i] == " ":
@@ -425,36 +440,34 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
     quoted = i < s_end and text[i] in '"“'
     if quoted:
         i += 1
-    while len(words) < max_words:
-        while i < s_end and text[i] == " ":
-            i += 1
-        if i >= s_end:
-            break
-        ch = text[i]
-        if ch in _PUNCT_STOP_CHARS or ch.isdigit():
-            break
-        if ch in "-–—" and text[i + 1 : i + 2] == " ":
-            break
-        if (
-            not quoted
-            and (i == 0 or not folded[i - 1].isalpha())
-            and not text[i + 1 : i + 2].isupper()
-        ):
-            # ("dầu DO": a word in capitals is an abbreviation, never the stop word "do")
-            sm = stop.match(folded, i, s_end)
+    for m in _TOKEN.finditer(text, i, s_end):
+        tok = m.group()
+        first = tok[0]
+        if len(words) >= max_words or first.isdigit() or (len(tok) == 1 and not first.isalpha()):
+            break  # another figure, or punctuation: "," ";" "(" "/" the closing quote
+        # ("dầu DO": a word in capitals is an abbreviation, never the stop word "do")
+        if not quoted and not (len(tok) > 1 and tok[1].isupper()):
+            word = folded[m.start() : m.end()]
+            stop = ""
+            for tail in multis.get(word, ()):
+                end = m.end() + len(tail)
+                if folded.startswith(tail, m.end()) and not (end < s_end and folded[end].isalpha()):
+                    stop = word + tail
+                    break
+            if not stop and word in singles:
+                stop = word
             # a verb that is also a noun ("tổ chức") right after the figure is the noun:
             # "trên 80% tổ chức cơ sở đảng"; "quân nhân dự bị": "bị" ends no compound noun
-            if sm and not (
-                (not words and sm.group() in _patterns()["noun_like"])
-                or (words and f"{fold(words[-1])} {sm.group()}" in _patterns()["compounds"])
+            if stop and not (
+                (not words and stop in p["noun_like"])
+                or (words and f"{fold(words[-1])} {stop}" in p["compounds"])
             ):
                 break
-        w = _NOUN_WORD.match(text, i, s_end)
-        if not w:
-            break
-        words.append(w.group())
-        i = w.end()
+        words.append(tok)
     return " ".join(words)
+
+
+_TOKEN = re.compile(r"[\p{L}\d-]+|\S")
 
 
 @cache
