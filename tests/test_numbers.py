@@ -263,3 +263,18 @@ def test_dong_chi_are_comrades_not_money() -> None:
         (15, "đồng chí"),
         (20e6, "đồng"),
     ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Bệnh viện Quân y 175 khám cho người dân.",
+        "Tàu 936 tuần tra trên vùng biển.",
+        "Nhà máy 22 sản xuất theo kế hoạch.",
+        "Học sinh khối 12 học giáo dục quốc phòng.",
+        "Thực hiện Công điện 01 của Thủ tướng Chính phủ.",
+    ],
+)
+def test_names_of_places_and_units_with_numbers(sentence: str) -> None:
+    found, _ = mentions(sentence)
+    assert found == [], found
