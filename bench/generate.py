@@ -721,16 +721,31 @@ def _after_year(
 # --- the command ---------------------------------------------------------------------------------
 
 
-def generate(n: int, out: Path, seed: int = 1, gold: Path | None = None, start: int = 0) -> int:
+def generate(
+    n: int, out: Path, seed: int = 1, gold: Path | None = None, start: int = 0, jobs: int = 1
+) -> int:
     """Write reports ``start .. start+n-1`` of ``seed`` into ``out`` (and gold files into ``gold``).
+
+    Args:
+        jobs: worker processes; the files are the same for any number, since report ``i``
+            depends only on ``(seed, i)``.
 
     Returns:
         The number of bytes of report text written.
     """
-    grammar = load_grammar()
     out.mkdir(parents=True, exist_ok=True)
     if gold is not None:
         gold.mkdir(parents=True, exist_ok=True)
+    if jobs > 1 and n >= 2 * jobs:
+        import multiprocessing
+
+        step = -(-n // jobs)
+        parts = [
+            (min(step, start + n - a), out, seed, gold, a) for a in range(start, start + n, step)
+        ]
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return sum(pool.starmap(generate, parts))
+    grammar = load_grammar()
     total = 0
     for i in range(start, start + n):
         report = make_report(seed, i, grammar)
@@ -754,9 +769,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=int, default=0, help="index of the first report (default 0)")
     ap.add_argument("--gold", type=Path, default=None, help="folder for the gold .yaml files")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (same files for any)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    total = generate(args.n, args.out, args.seed, args.gold, args.start)
+    total = generate(args.n, args.out, args.seed, args.gold, args.start, args.jobs)
     secs = time.perf_counter() - t0
     print(
         f"generate: {args.n} reports, {total / 1e6:.1f} MB in {secs:.1f} s "

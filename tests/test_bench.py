@@ -115,9 +115,10 @@ def test_same_seed_same_reports_other_seed_other_reports() -> None:
 
 def test_report_i_does_not_depend_on_the_corpus_size(tmp_path: Path) -> None:
     generate(5, tmp_path / "five", seed=3)
-    generate(8, tmp_path / "eight", seed=3)
+    generate(8, tmp_path / "eight", seed=3, jobs=2)  # two worker processes: the same files
     for path in (tmp_path / "five").iterdir():
         assert path.read_bytes() == (tmp_path / "eight" / path.name).read_bytes()
+    assert len(list((tmp_path / "eight").iterdir())) == 8
 
 
 @pytest.fixture(scope="module")
