@@ -582,6 +582,9 @@ def build(lang: str, folder: Path = HERE) -> Path:
     wide.different_first_page_header_footer = False
     _heading(doc, t["s_table"])
     _para(doc, t["table_note"], size=12, italic=True, align=JUSTIFY)
+    _tag(doc, "{%p if years_note %}")
+    _para(doc, "{{ years_note }}", size=12, italic=True, align=JUSTIFY)
+    _tag(doc, "{%p endif %}")
     _heading(doc, t["s_results"], 2)
     _comparison_table(doc, t, "table", "years", "col_indicator")
     _tag(doc, "{%p if province_tables %}")

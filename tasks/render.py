@@ -90,6 +90,8 @@ TEXT: dict[str, dict[str, str]] = {
         "chart": "Biểu đồ {n}. {label}",
         "duplicate": "{source} trùng với {original}",
         "more_facts": "(và {n} số liệu khác: xem comparison.xlsx, trang Nguồn)",
+        "years_note": "Các bảng trình bày {n} năm gần nhất ({span}); số liệu các năm "
+        "{first}–{last}: xem comparison.xlsx.",
         "more_conferences": "Ngoài ra còn {n} văn bản khác, không trình bày chi tiết ở đây "
         "(xem documents.csv, facts.csv).",
         "doc_heading": "Văn bản {doc_id}",
@@ -137,6 +139,8 @@ TEXT: dict[str, dict[str, str]] = {
         "chart": "Chart {n}. {label}",
         "duplicate": "{source} duplicates {original}",
         "more_facts": "(and {n} more figures: see comparison.xlsx, sheet Sources)",
+        "years_note": "The tables show the latest {n} years ({span}); for {first}–{last} "
+        "see comparison.xlsx.",
         "more_conferences": "{n} more documents are not detailed here "
         "(see documents.csv, facts.csv).",
         "doc_heading": "Document {doc_id}",
@@ -384,6 +388,9 @@ QUOTED_PER_FIGURE = 3
 #: many more documents are in documents.csv and facts.csv.
 MAX_CONFERENCES = 200
 
+#: Year columns of the briefing's tables (the latest); every year is in comparison.xlsx.
+MAX_TABLE_YEARS = 6
+
 
 class _Sources:
     """Numbers the figures for the sources annex: one number per figure (a table cell or a
@@ -453,7 +460,8 @@ def build_context(
     t = TEXT[lang]
     docs = data.documents
     comp = data.comparison
-    years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
+    all_years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
+    years = all_years[-MAX_TABLE_YEARS:]
     doc_years = sorted(int(y) for y in docs["year"].dropna().unique())
     src = _Sources(data.facts, docs, lang)
 
@@ -485,6 +493,11 @@ def build_context(
         "summary": summary_sentences(data, lang),
         "headlines": headlines(comp, lang),
         "years": [str(y) for y in years],
+        "years_note": t["years_note"].format(
+            n=len(years), span=_year_span(years), first=all_years[0], last=years[0] - 1
+        )
+        if len(all_years) > len(years)
+        else "",
         "table": table,
         "province_tables": province_tables,
         "plans": plans,
@@ -633,10 +646,12 @@ def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
         group = unsorted.sort_values("year")
         first = group.iloc[0]
         unit = _s(first["unit"])
-        series = " → ".join(
+        points = [
             f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} ({int(r['year'])})"
             for _, r in group.iterrows()
-        )
+        ]
+        # a long series reads as its first year and its last two: "155 (2009) → … → 3.340 (2025)"
+        series = " → ".join(points if len(points) <= 4 else [points[0], "…", *points[-2:]])
         a, b = float(group.iloc[-2]["value"]), float(group.iloc[-1]["value"])
         if a == b:
             change = f", {t['same']}"
@@ -711,7 +726,7 @@ def _province_tables(
         provinces = nested[key]
         if len(set(provinces) - {""}) < 2:
             continue  # one province: the main table already says it all
-        years = sorted({y for by_year in provinces.values() for y in by_year})
+        years = sorted({y for by_year in provinces.values() for y in by_year})[-MAX_TABLE_YEARS:]
         rows = []
         for prov in sorted(provinces, key=lambda p: (p == "", p)):
             row = _table_row(key, provinces[prov], years, lang, cite)

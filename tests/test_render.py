@@ -547,7 +547,7 @@ def test_same_data_give_the_same_bytes(tmp_path: Path) -> None:
     assert a.comparison.read_bytes() == b.comparison.read_bytes()
 
 
-def test_many_years_still_fit_the_page(tmp_path: Path) -> None:
+def test_many_years_show_the_latest_and_fit_the_page(tmp_path: Path) -> None:
     data = _data()
     rows = [
         {**data.facts.iloc[0].to_dict(), "fact_id": f"y{y}", "year": y, "value": float(y)}
@@ -560,9 +560,20 @@ def test_many_years_still_fit_the_page(tmp_path: Path) -> None:
         comparison=comparison_long(facts, data.documents),
         quarantine=data.quarantine,
     )
-    doc = Document(io.BytesIO(render_docx(default_template("vi"), build_context(many, ORG))))
+    ctx = build_context(many, ORG)
+    # the latest six years in the briefing, every year in comparison.xlsx
+    assert ctx["years"] == [str(y) for y in range(2018, 2024)]
+    assert ctx["years_note"] == (
+        "Các bảng trình bày 6 năm gần nhất (2018–2023); số liệu các năm 2010–2017: "
+        "xem comparison.xlsx."
+    )
+    assert ctx["headlines"][0].endswith(
+        ": 2.010 (2010) → … → 2.022 (2022) → 2.023 (2023), tăng 1 (+0%)."
+    )
+    doc = Document(io.BytesIO(render_docx(default_template("vi"), ctx)))
+    assert ctx["years_note"] in _all_text(doc)
     table = next(t for t in doc.tables if t.rows[0].cells[0].text == "Chỉ tiêu")
-    assert len(table.rows[0].cells) == 14 + 5
+    assert len(table.rows[0].cells) == 6 + 5
     grid = [int(c.get(qn("w:w"))) for c in table._tbl.tblGrid.iter(qn("w:gridCol"))]
     assert sum(grid) <= Mm(297 - 45).twips + 1
 
