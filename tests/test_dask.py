@@ -14,7 +14,10 @@ from tests.conftest import ROOT
 def test_dask_runner_on_a_local_two_worker_cluster_matches_the_default(
     prefect_harness, seeds: Path, tmp_path: Path
 ) -> None:
-    build_briefing(source=seeds, out=tmp_path / "thread", store=tmp_path / "thread.duckdb")
+    config = ROOT / "tonghop.toml"  # the same header block for both runs
+    build_briefing(
+        source=seeds, out=tmp_path / "thread", store=tmp_path / "thread.duckdb", config=config
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # its own ephemeral API
     done = subprocess.run(
@@ -23,6 +26,8 @@ def test_dask_runner_on_a_local_two_worker_cluster_matches_the_default(
             "-m",
             "tonghop.cli",
             "build",
+            "--config",
+            str(config),
             "--runner",
             "dask",
             "--workers",
