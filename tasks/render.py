@@ -20,6 +20,7 @@ import math
 import os
 import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,6 +171,31 @@ EN_MONTHS = [
     "November",
     "December",
 ]
+
+
+#: The Vietnamese alphabet: "ă", "â" come after "a", "đ" after "d", "ơ" after "ô" …
+VI_ALPHABET = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
+_VI_MODIFIERS = {"\u0306", "\u0302", "\u031b"}  # breve, circumflex, horn: part of the letter
+
+
+def vi_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Sort key in Vietnamese dictionary order: letters first, tone marks break ties.
+
+    Code-point order puts "Bắc Kạn" after "Bình Thuận"; Vietnamese puts "ă" right after "a":
+    ``sorted(["Bình Thuận", "Bắc Kạn", "Bà Rịa"], key=vi_sort_key)`` gives
+    ["Bà Rịa", "Bắc Kạn", "Bình Thuận"].
+    """
+    letters: list[int] = []
+    tones: list[int] = []
+    for char in text.lower():
+        parts = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize(
+            "NFC", parts[0] + "".join(c for c in parts[1:] if c in _VI_MODIFIERS)
+        )
+        tone = "".join(c for c in parts[1:] if c not in _VI_MODIFIERS)
+        letters.append(VI_ALPHABET.index(base) if base in VI_ALPHABET else 100 + ord(base))
+        tones.append(sum(ord(c) for c in tone))
+    return tuple(letters), tuple(tones)
 
 
 def _s(value: Any) -> str:
@@ -606,7 +632,7 @@ def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
     docs, facts = data.documents, data.facts
     years = sorted(int(y) for y in docs["year"].dropna().unique())
     provinces = [_s(p) for p in docs["province"]]
-    known = sorted({p for p in provinces if p})
+    known = sorted({p for p in provinces if p}, key=vi_sort_key)
     n_unknown = sum(1 for p in provinces if not p)
     span = t["coverage_years"].format(years=", ".join(map(str, years))) if years else ""
     out = [_say(lang, "coverage", len(docs), years=span)]
@@ -728,7 +754,10 @@ def _province_tables(
             continue  # one province: the main table already says it all
         years = sorted({y for by_year in provinces.values() for y in by_year})[-MAX_TABLE_YEARS:]
         rows = []
-        for prov in sorted(provinces, key=lambda p: (p == "", p)):
+        shown = [p for p in provinces if any(y in provinces[p] for y in years)]
+        if len(set(shown) - {""}) < 2:
+            continue  # in the years shown, one province or none
+        for prov in sorted(shown, key=lambda p: (p == "", vi_sort_key(p))):
             row = _table_row(key, provinces[prov], years, lang, cite)
             row["label"] = prov or TEXT[lang]["unknown_province"]
             rows.append(row)

@@ -678,3 +678,20 @@ def test_a_document_without_figures_still_renders() -> None:
     text = _all_text(doc)
     assert "Báo cáo tổng hợp 1 văn bản" in text and "{{" not in text
     assert comparison_xlsx(empty, "vi")
+
+
+def test_provinces_sort_in_vietnamese_order() -> None:
+    from tasks.render import vi_sort_key
+
+    names = ["Cao Bằng", "Bình Thuận", "Bắc Kạn", "Bà Rịa - Vũng Tàu", "Điện Biên", "Đà Nẵng"]
+    assert sorted(names + ["Gia Lai", "Ân Thi", "An Giang"], key=vi_sort_key) == [
+        "An Giang",
+        "Ân Thi",  # â after a
+        "Bà Rịa - Vũng Tàu",  # tone marks only break ties
+        "Bắc Kạn",  # ă after a
+        "Bình Thuận",
+        "Cao Bằng",
+        "Đà Nẵng",  # đ after every d… word; a before i
+        "Điện Biên",
+        "Gia Lai",
+    ]
