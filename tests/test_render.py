@@ -695,3 +695,18 @@ def test_provinces_sort_in_vietnamese_order() -> None:
         "Điện Biên",
         "Gia Lai",
     ]
+
+
+def test_long_quality_lists_are_capped_and_say_how_many_more(monkeypatch) -> None:
+    import tasks.render as render
+
+    monkeypatch.setattr(render, "MAX_QUALITY_ITEMS", 3)
+    items = [f"doc{i}" for i in range(5)]
+    more = render.TEXT["vi"]["more_items"].format(n="{n}", where="facts.csv")
+    assert render._capped(items, 5, more) == [
+        "doc0",
+        "doc1",
+        "doc2",
+        "… và 2 mục khác (xem facts.csv).",
+    ]
+    assert render._capped(items[:3], 3, more) == items[:3]
