@@ -136,6 +136,7 @@ def build_briefing(
         "run_id": run_id,
         "source": str(source),
         "briefing": str(written.briefing),
+        "comparison": str(written.comparison) if written.comparison else "",
         "documents": document_counts(scan.plan.status, outcomes, unchanged, len(scan.plan.missing)),
         "documents_in_briefing": len(data.documents),
         "facts": len(data.facts),
