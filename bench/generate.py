@@ -674,11 +674,13 @@ def make_report(seed: int, index: int, grammar: Grammar | None = None) -> Report
     # whose guest only attended ends with one of the others
     lines.append(w.pick(p["directions"][1:] if chairs is None else p["directions"]))
     if rng.random() < 0.6:
-        plan = rng.choice(p["plans"])
-        clauses = rng.sample(plan["clauses"], rng.randint(1, len(plan["clauses"])))
+        plan: dict[str, Any] = rng.choice(p["plans"])
+        picked: list[dict[str, Any]] = rng.sample(
+            plan["clauses"], rng.randint(1, len(plan["clauses"]))
+        )
         lines.append(
             _cap(
-                w.render(plan["lead"]) + "; ".join(w.render(c["frame"], c["nums"]) for c in clauses)
+                w.render(plan["lead"]) + "; ".join(w.render(c["frame"], c["nums"]) for c in picked)
             )
             + "."
         )
@@ -705,7 +707,7 @@ def make_report(seed: int, index: int, grammar: Grammar | None = None) -> Report
 
 
 def _after_year(
-    rng: random.Random, raw: list[Any], parsed: list[Seq], year: int, k: int | None = None
+    rng: random.Random, raw: list[Any], parsed: list[Any], year: int, k: int | None = None
 ) -> Any:
     """Pick frames whose document exists in ``year`` (a frame may say ``{frame, min_year}``)."""
     ok = [
