@@ -698,7 +698,7 @@ def test_provinces_sort_in_vietnamese_order() -> None:
 
 
 def test_long_quality_lists_are_capped_and_say_how_many_more(monkeypatch) -> None:
-    import tasks.render as render
+    from tasks import render
 
     monkeypatch.setattr(render, "MAX_QUALITY_ITEMS", 3)
     items = [f"doc{i}" for i in range(5)]
