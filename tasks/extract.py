@@ -78,6 +78,12 @@ def clause_bounds(folded: str, sentence: Sentence, pos: int) -> tuple[int, int]:
     return (start + 1 if start >= 0 else sentence.start), (end if end >= 0 else sentence.end)
 
 
+# "đảng viên nhập ngũ chiếm 1,66% (trong đó đảng viên chính thức chiếm 1,55%)": a figure after
+# "trong đó" / "gồm" right behind another one is a part of it, not a second value of the same
+# indicator; it stays in facts.csv as "other" rather than being summed or averaged with it
+_BREAKDOWN = re.compile(r"(?:^|[\s(,;:])(?:trong đó|bao gồm|gồm có|gồm)(?![\p{L}])")
+
+
 def match_indicator(
     unit: str, noun: str, before: str, clause: str, catalog: tuple[Indicator, ...]
 ) -> Indicator | None:
@@ -197,12 +203,16 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
             before_from = max(previous_end, c_start)
             before = doc.folded[before_from : mention.start]
-            indicator = match_indicator(
-                fold(mention.unit),
-                fold(mention.noun_phrase),
-                before,
-                doc.folded[c_start:c_end],
-                catalog,
+            indicator = (
+                None
+                if previous is not None and _BREAKDOWN.search(before)
+                else match_indicator(
+                    fold(mention.unit),
+                    fold(mention.noun_phrase),
+                    before,
+                    doc.folded[c_start:c_end],
+                    catalog,
+                )
             )
             text = doc.text[sentence.start : sentence.end]
             facts.append(

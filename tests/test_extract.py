@@ -284,3 +284,13 @@ def test_any_report_is_extracted_without_error(parts: list[str]) -> None:
     for f in ex.facts:
         assert ex.doc.text[f.start : f.end]
         assert f.kind in {"result", "plan"}
+
+
+def test_a_breakdown_after_trong_do_is_not_a_second_value_of_the_indicator() -> None:
+    ex = extract(
+        "Năm 2022, giao quân đạt 100% chỉ tiêu, đảng viên nhập ngũ chiếm 1,66% "
+        "(trong đó đảng viên chính thức chiếm 1,55%)."
+    )
+    by_value = {f.value: f.indicator for f in ex.facts}
+    assert by_value[1.66] == "dang_vien_nhap_ngu_pct"
+    assert by_value[1.55] == "other"
