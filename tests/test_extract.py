@@ -22,7 +22,7 @@ from tasks.ingest import ingest_folder
 from tasks.normalize import fold, normalize_doc, normalize_docs
 from tasks.records import SourceDoc
 from tasks.render import csv_bytes
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT, SEED_BAR, SHARED
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extraction"
 SCORE = SHARED / "eval" / "score.py"
@@ -84,18 +84,7 @@ def test_seeds_meet_the_bar_of_the_issue(tmp_path: Path) -> None:
         ROOT / "seeds",
         SHARED / "eval" / "gold",
         tmp_path,
-        "--min-precision",
-        "0.95",
-        "--min-recall",
-        "0.95",
-        "--min-year",
-        "1.0",
-        "--min-chair",
-        "1.0",
-        "--min-grounded",
-        "1.0",
-        "--max-wrong-province",
-        "0",
+        *SEED_BAR,
     )
     assert result.returncode == 0, result.stdout[-3000:]
 

@@ -13,7 +13,7 @@ from docx import Document
 from flows.briefing import build_briefing
 from tasks.aggregate import comparison_long
 from tasks.render import format_value
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT, SEED_BAR, SHARED
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +125,7 @@ def test_seed_score_passes_the_spine_bar(built: Path) -> None:
         str(built / "documents.csv"),
         "--texts",
         str(ROOT / "seeds"),
-        "--min-precision",
-        "0.95",
-        "--min-recall",
-        "0.95",
-        "--min-year",
-        "1.0",
-        "--min-chair",
-        "1.0",
-        "--min-grounded",
-        "1.0",
-        "--max-wrong-province",
-        "0",
+        *SEED_BAR,
     ]
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-2000:]
