@@ -23,7 +23,6 @@ import tonghop  # noqa: F401  (Prefect defaults before Prefect is imported)
 
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeVar, cast
@@ -65,12 +64,6 @@ def batches(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def windows(items: list, size: int) -> Iterator[list]:
-    """Consecutive groups of ``size`` items, to bound the work in flight."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -109,7 +102,8 @@ def build_briefing(
     outcomes: list[tuple[str, str]] = []
     with timer.stage("extract"):
         index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
-        for window in windows(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
+        # at most IN_FLIGHT batches at a time, so that memory stays bounded
+        for window in batches(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
             futures = [
                 process_batch_task.submit(source, files, max_file_bytes, scan.manifest)
                 for files in window
@@ -137,7 +131,7 @@ def build_briefing(
         "source": str(source),
         "briefing": str(written.briefing),
         "comparison": str(written.comparison) if written.comparison else "",
-        "documents": document_counts(scan.plan.status, outcomes, unchanged, len(scan.plan.missing)),
+        "documents": counts,
         "documents_in_briefing": len(data.documents),
         "facts": len(data.facts),
         "unknown_overrides": unknown_overrides,
