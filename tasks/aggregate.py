@@ -206,12 +206,6 @@ def aggregate(extractions: list[Extraction], ingested: IngestResult) -> Briefing
     )
 
 
-@task(name="aggregate", cache_policy=NO_CACHE)
-def aggregate_task(extractions: list[Extraction], ingested: IngestResult) -> BriefingInput:
-    """Prefect wrapper of ``aggregate``."""
-    return aggregate(extractions, ingested)
-
-
 def aggregate_store(
     store: Path, root: Path, overrides: Path | None = None
 ) -> tuple[BriefingInput, list[str]]:

@@ -11,7 +11,6 @@ import hashlib
 from functools import cache, lru_cache
 
 import regex as re
-from prefect import task
 
 from tasks.catalog import Indicator, Pattern, abbreviations, indicators
 from tasks.metadata import is_plan_sentence, plan_flags, read_meta
@@ -246,9 +245,3 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
 def extract_docs(docs: list[NormalizedDoc]) -> list[Extraction]:
     """Extract a batch of documents (one task run per batch)."""
     return [extract_doc(doc) for doc in docs]
-
-
-@task(name="extract")
-def extract_task(docs: list[NormalizedDoc]) -> list[Extraction]:
-    """Prefect wrapper of ``extract_docs``."""
-    return extract_docs(docs)

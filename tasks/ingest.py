@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import regex as re
-from prefect import task
 
 from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_name
 from tasks.normalize import normalize_text
@@ -51,7 +50,6 @@ __all__ = [
     "UnreadableError",
     "check_text",
     "ingest_folder",
-    "ingest_task",
     "list_sources",
     "read_manifest",
     "read_path",
@@ -425,9 +423,3 @@ def unique_id(doc: SourceDoc, seen: set[str]) -> SourceDoc:
     if doc_id == doc.doc_id:
         return doc
     return SourceDoc(doc_id, doc.source, doc.text, doc.title, doc.meta, doc.content_hash)
-
-
-@task(name="ingest")
-def ingest_task(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestResult:
-    """Prefect wrapper of ``ingest_folder``."""
-    return ingest_folder(folder, max_bytes)

@@ -19,7 +19,6 @@ import unicodedata
 from functools import lru_cache
 
 import regex as re
-from prefect import task
 
 from tasks.records import NormalizedDoc, Sentence, SourceDoc
 
@@ -359,12 +358,6 @@ def normalize_doc(doc: SourceDoc) -> NormalizedDoc:
 def normalize_docs(docs: list[SourceDoc]) -> list[NormalizedDoc]:
     """Normalise a batch of documents (one task run per batch: Prefect costs ~10 ms a run)."""
     return [normalize_doc(doc) for doc in docs]
-
-
-@task(name="normalize")
-def normalize_task(docs: list[SourceDoc]) -> list[NormalizedDoc]:
-    """Prefect wrapper of ``normalize_docs``."""
-    return normalize_docs(docs)
 
 
 # --- fast phrase search ------------------------------------------------------------------------
