@@ -37,6 +37,7 @@ from tasks.batch import process_batch_task
 from tasks.distribute import drop_task, email_briefing, scope_of, today_in
 from tasks.ingest import DEFAULT_MAX_BYTES
 from tasks.render import Organisation, render_task
+from tasks.reuse import check_reuse_task, outputs_of, record_outputs_task, reused_artifact_task
 from tasks.runlog import StageTimer, document_counts, write_run_json_task
 from tasks.store import (
     finish_scan_task,
@@ -113,40 +114,63 @@ def build_briefing(
                     store, source, whole(future.result()), run_id, scan.fingerprint, whole(index)
                 )
         unchanged = finish_scan_task(store, whole(scan.plan), run_id)
-    # --- aggregate, from the store ---
-    with timer.stage("aggregate"):
-        data, unknown_overrides = aggregate_store_task(store, source, overrides)
-    if data.documents.empty:
-        reasons = "; ".join(f"{s}: {r}" for s, r in data.quarantine.head(5).itertuples(index=False))
-        raise ValueError(f"no readable report in {source}" + (f" ({reasons})" if reasons else ""))
-    # --- render ---
-    with timer.stage("render"):
-        written = render_task(
-            whole(data), out, organisation or settings.to_organisation(), lang, template
-        )
+    # --- reuse the last outputs if nothing they are built from changed ---
+    org = organisation or settings.to_organisation()
+    with timer.stage("reuse-check"):
+        check = check_reuse_task(store, source, out, overrides, template, org, lang)
+    data = None
+    if check.reusable is not None:
+        paths, info = check.reusable.paths, check.reusable.info
+        print(f"nothing changed since run {check.reusable.run_id}: its outputs are kept")
+    else:
+        # --- aggregate, from the store ---
+        with timer.stage("aggregate"):
+            data, unknown_overrides = aggregate_store_task(store, source, overrides)
+        if data.documents.empty:
+            reasons = "; ".join(
+                f"{s}: {r}" for s, r in data.quarantine.head(5).itertuples(index=False)
+            )
+            raise ValueError(
+                f"no readable report in {source}" + (f" ({reasons})" if reasons else "")
+            )
+        # --- render ---
+        with timer.stage("render"):
+            written = render_task(whole(data), out, org, lang, template)
+        paths = outputs_of(written)
+        info = {
+            "documents_in_briefing": len(data.documents),
+            "facts": len(data.facts),
+            "unknown_overrides": unknown_overrides,
+            "scope": scope_of(data.documents, settings.paths.scope),
+        }
+        record_outputs_task(store, run_id, check.key, paths, info)
     # --- record the run ---
     counts = document_counts(scan.plan.status, outcomes, unchanged, len(scan.plan.missing))
+    briefing = paths["briefing.docx"]
     summary = {
         "run_id": run_id,
         "source": str(source),
-        "briefing": str(written.briefing),
-        "comparison": str(written.comparison) if written.comparison else "",
+        "briefing": str(briefing),
+        "comparison": str(paths.get("comparison.xlsx", "")),
         "documents": counts,
-        "documents_in_briefing": len(data.documents),
-        "facts": len(data.facts),
-        "unknown_overrides": unknown_overrides,
+        "documents_in_briefing": info["documents_in_briefing"],
+        "facts": info["facts"],
+        "unknown_overrides": info["unknown_overrides"],
+        "reused_from": check.reusable.run_id if check.reusable else "",
         "seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
     }
     write_run_json_task(out, summary)
-    record_run_task(store, run_id, started, _now(), summary, written.briefing, lang)
+    record_run_task(store, run_id, started, _now(), summary, briefing, lang)
     # --- distribute: archive and artifacts, then the e-mail last (a send that still fails
     #     after its retries fails the run once everything else is written and recorded) ---
     day = today_in(settings.schedules.timezone)
-    scope = scope_of(data.documents, settings.paths.scope)
-    archived = drop_task(written.briefing, archive or settings.paths.archive_for(out), day, scope)
-    artifacts_task(whole(data), written.briefing, archived.path, None, counts, lang)
+    archived = drop_task(briefing, archive or settings.paths.archive_for(out), day, info["scope"])
+    if data is not None:
+        artifacts_task(whole(data), briefing, archived.path, None, counts, lang)
+    else:
+        reused_artifact_task(summary, archived.path)
     if email:
-        email_briefing(written.briefing, settings.mail, day, scope)
+        email_briefing(briefing, settings.mail, day, info["scope"])
     return summary
 
 

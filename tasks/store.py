@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +104,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS briefings (
     run_id VARCHAR, path VARCHAR, sha256 VARCHAR, lang VARCHAR
 );
+CREATE TABLE IF NOT EXISTS renders (   -- see tasks/reuse.py
+    key VARCHAR PRIMARY KEY, run_id VARCHAR, outputs VARCHAR, info VARCHAR
+);
 """
 
 
@@ -133,28 +136,22 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
-def extractor_fingerprint() -> str:
-    """A hash of the code and data that turn text into facts: a new extractor re-reads sources."""
-    here = Path(__file__).parent
-    parts = sorted(
-        [
-            *here.glob("normalize.py"),
-            *here.glob("numbers.py"),
-            *here.glob("metadata.py"),
-            *here.glob("extract.py"),
-            *here.glob("catalog.py"),
-            *here.glob("ingest.py"),
-            *here.glob("readers.py"),
-            *here.glob("encodings.py"),
-            *(here / "data").glob("*"),
-        ]
-    )
+def files_digest(paths: Iterable[Path]) -> str:
+    """A short hash of the names and bytes of ``paths`` (missing ones are skipped)."""
     digest = hashlib.sha256()
-    for p in parts:
+    for p in sorted(paths):
         if p.is_file():
             digest.update(p.name.encode())
             digest.update(p.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def extractor_fingerprint() -> str:
+    """A hash of the code and data that turn text into facts: a new extractor re-reads sources."""
+    here = Path(__file__).parent
+    modules = ("normalize", "numbers", "metadata", "extract", "catalog", "ingest", "readers")
+    code = [here / f"{name}.py" for name in (*modules, "encodings")]
+    return files_digest([*code, *(here / "data").glob("*")])
 
 
 # --- scanning ----------------------------------------------------------------------------------
