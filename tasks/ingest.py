@@ -24,7 +24,6 @@ import stat
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -285,10 +284,49 @@ _WORD = stdlib_re.compile(r"\w+")  # the standard library's engine: faster for t
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant (the golden ratio's bits)
 
 
-@lru_cache(maxsize=1 << 16)
+#: Cached crc32 of each word. Vietnamese has a few thousand syllables, so signing is cheap once
+#: they are known; the cache is emptied when it holds this many (names and numbers add up).
+_WORD_HASH_LIMIT = 1 << 17
+_word_hashes_seen: dict[str, int] = {}
+
+
 def _word_hash(word: str) -> int:
-    # Vietnamese has a few thousand syllables: caching their hashes makes signing cheap
     return zlib.crc32(word.encode("utf-8"))
+
+
+def word_hashes(words: list[str]) -> list[int]:
+    """crc32 of each word's UTF-8 bytes, through a plain dict (one C-level lookup a word,
+    where an ``lru_cache`` call costs several times more)."""
+    try:
+        return list(map(_word_hashes_seen.__getitem__, words))
+    except KeyError:
+        if len(_word_hashes_seen) > _WORD_HASH_LIMIT:
+            _word_hashes_seen.clear()
+        for word in set(words).difference(_word_hashes_seen):
+            _word_hashes_seen[word] = _word_hash(word)
+        return list(map(_word_hashes_seen.__getitem__, words))
+
+
+def signature_words(lowered: str) -> list[str]:
+    """The words (``\\w+`` runs) of a lower-cased text, as ``_WORD.findall`` gives them.
+
+    Splitting at white space first is C-speed, and most Vietnamese tokens are words already
+    ("hội", "nghị"); only tokens with punctuation ("tỉnh,", "(QNO)", "27.11") go through the
+    pattern. White space is never part of a word, so the result is the same:
+    "sáng 27.11, tỉnh" -> ["sáng", "27", "11", "tỉnh"].
+    """
+    out: list[str] = []
+    for token in lowered.split():
+        if token.isalnum():  # every character is a word character: one word
+            out.append(token)
+        else:
+            out.extend(_WORD.findall(token))
+    return out
+
+
+_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+_MUL2 = np.uint64(0x94D049BB133111EB)
+_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
 
 
 def minhash(text: str) -> tuple[np.ndarray, int] | None:
@@ -298,22 +336,27 @@ def minhash(text: str) -> tuple[np.ndarray, int] | None:
     Stable across processes (crc32 of each shingle, fixed permutations), so batches read by
     different workers can be compared.
     """
-    words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
+    words = signature_words(unicodedata.normalize("NFC", text).lower())
     if len(words) < SHINGLE + MIN_SHINGLES:
         return None
-    w = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+    w = np.array(word_hashes(words), dtype=np.uint64)
     # a shingle's hash mixes its five word hashes (uint64 arithmetic wraps, as wanted)
     n = len(words) - SHINGLE + 1
-    mixed = np.zeros(n, dtype=np.uint64)
-    for k in range(SHINGLE):
-        mixed = mixed * _MIX + w[k : k + n]
+    mixed = w[:n].copy()  # = 0 * _MIX + w[0:n]
+    for k in range(1, SHINGLE):
+        mixed *= _MIX
+        mixed += w[k : k + n]
     # one hash function per signature row: splitmix64's finaliser of (shingle + seed), a strong
-    # mixer (a linear (a*x + b) mod p on 64-bit numbers wraps too rarely to be min-wise random)
+    # mixer (a linear (a*x + b) mod p on 64-bit numbers wraps too rarely to be min-wise random);
+    # in place on one shingles x permutations array, with one scratch array for the shifts
     shingles = np.unique(mixed)
-    z = shingles[:, None] + _SEEDS[None, :]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
+    z = np.add.outer(shingles, _SEEDS)
+    scratch = np.empty_like(z)
+    for shift, mul in zip(_SHIFTS, (_MUL1, _MUL2, None), strict=True):
+        np.right_shift(z, shift, out=scratch)
+        z ^= scratch
+        if mul is not None:
+            z *= mul
     return z.min(axis=0), len(shingles)
 
 

@@ -16,21 +16,30 @@ import random
 import re
 import unicodedata
 import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from docx import Document
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tasks.encodings import encode_cp1258, encode_tcvn3, encode_vni
 from tasks.extract import extract_doc
 from tasks.ingest import (
+    _SEEDS,
+    NUM_PERM,
+    SHINGLE,
     Deduplicator,
     id_segment,
     ingest_folder,
     list_sources,
+    minhash,
     read_path,
     read_source,
+    signature_words,
+    word_hashes,
 )
 from tasks.normalize import normalize_doc
 from tasks.readers import UnreadableError
@@ -724,3 +733,68 @@ def test_list_sources_is_sorted_and_skips_the_manifest(tmp_path: Path) -> None:
         "b.txt",
     ]
     assert id_segment("Báo cáo năm 2023") == "Báo_cáo_năm_2023"
+
+
+# --- MinHash signature pieces -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sáng 27.11, tỉnh quảng nam",  # punctuation inside and after words
+        "(qno) - ban chqs tỉnh",  # a byline code in brackets, a spaced dash
+        "mã_số a_b __ 3,5%",  # "_" is a word character: "mã_số" is one word
+        "hội\u00a0nghị\ttổng\nkết  ",  # odd white space
+        "½ ² ٣ x²",  # numeric characters that are not ASCII digits
+        "",
+    ],
+)
+def test_signature_words_are_the_words_of_the_pattern(text: str) -> None:
+    assert signature_words(text) == re.findall(r"\w+", text)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_signature_words_match_the_pattern_on_any_text(text: str) -> None:
+    assert signature_words(text) == re.findall(r"\w+", text)
+
+
+def test_word_hashes_are_crc32_of_utf8_and_survive_a_full_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    words = ["hội", "nghị", "hội", "2023"]
+    expected = [zlib.crc32(w.encode("utf-8")) for w in words]
+    assert word_hashes(words) == expected
+    monkeypatch.setattr("tasks.ingest._WORD_HASH_LIMIT", 0)  # cleared on the next miss
+    assert word_hashes(["tỉnh", *words]) == [zlib.crc32("tỉnh".encode()), *expected]
+
+
+def _reference_minhash(text: str) -> tuple[list[int], int]:
+    """The signature computed one shingle and one permutation at a time, in Python ints."""
+    mask = (1 << 64) - 1
+    words = re.findall(r"\w+", unicodedata.normalize("NFC", text).lower())
+    hashes = [zlib.crc32(w.encode("utf-8")) for w in words]
+    shingles = set()
+    for i in range(len(words) - SHINGLE + 1):
+        h = 0
+        for k in range(SHINGLE):
+            h = (h * 0x9E3779B97F4A7C15 + hashes[i + k]) & mask
+        shingles.add(h)
+    out = []
+    for seed in _SEEDS.tolist():
+        best = mask
+        for x in shingles:
+            z = (x + seed) & mask
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+            best = min(best, z ^ (z >> 31))
+        out.append(best)
+    return out, len(shingles)
+
+
+def test_minhash_equals_the_reference_computed_shingle_by_shingle() -> None:
+    text = SEED_FILES[0].read_text(encoding="utf-8")[:600]
+    found = minhash(text)
+    assert found is not None
+    signature, size = found
+    assert len(signature) == NUM_PERM
+    assert (signature.tolist(), size) == _reference_minhash(text)
