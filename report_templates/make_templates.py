@@ -13,7 +13,8 @@ of each, laid out after Decree 30/2020/NĐ-CP, Appendix I:
 - page numbers centred in the top margin, none on page 1;
 - headings "I. …" as Word heading styles (navigation pane), tables repeating their header row;
 - the signature block and "Nơi nhận:" (12 pt bold italic, entries 11 pt);
-- annexes "Phụ lục I" (the source of every figure) and "Phụ lục II" (data quality).
+- annexes "Phụ lục I" (figures by province: one table per province, the top indicators),
+  "Phụ lục II" (the source of every figure) and "Phụ lục III" (data quality).
 
 Run it again after changing it, and commit the .docx files:
 
@@ -56,11 +57,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "s_summary": "I. TÓM TẮT",
         "headlines": "Những thay đổi chính:",
         "s_table": "II. SO SÁNH SỐ LIỆU THEO NĂM",
-        "table_note": "Số trong ngoặc vuông [n] là số thứ tự nguồn của số liệu ở Phụ lục I; "
+        "table_note": "Số trong ngoặc vuông [n] là số thứ tự nguồn của số liệu ở Phụ lục II; "
         "“—”: không có số liệu; “>”: hơn, “~”: khoảng, gần. Cột tăng/giảm so sánh năm gần "
         "nhất với năm có số liệu liền trước; chỉ tiêu tính bằng % so sánh theo điểm phần trăm.",
-        "s_results": "1. Kết quả theo chỉ tiêu",
-        "s_provinces": "2. Theo địa phương",
         "s_plan": "III. CHỈ TIÊU KẾ HOẠCH",
         "s_charts": "IV. BIỂU ĐỒ",
         "s_conf": "V. CÁC HỘI NGHỊ, VĂN BẢN ĐƯỢC TỔNG HỢP",
@@ -85,9 +84,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "plans": "b) Chỉ tiêu kế hoạch:",
         "directions": "c) Phương hướng, nhiệm vụ (trích nguyên văn):",
         "annex": "Kèm theo Báo cáo số {{ org.number }}",
-        "annex_sources": "Phụ lục I",
+        "annex_provinces": "Phụ lục I",
+        "annex_provinces_title": "SỐ LIỆU THEO ĐỊA PHƯƠNG",
+        "annex_sources": "Phụ lục II",
         "annex_sources_title": "NGUỒN CỦA CÁC SỐ LIỆU",
-        "annex_quality": "Phụ lục II",
+        "annex_quality": "Phụ lục III",
         "annex_quality_title": "CHẤT LƯỢNG DỮ LIỆU",
         "quarantine": "1. Tệp không sử dụng được",
         "duplicates": "2. Văn bản trùng lặp",
@@ -107,11 +108,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "s_summary": "I. SUMMARY",
         "headlines": "Main changes:",
         "s_table": "II. YEARLY COMPARISON",
-        "table_note": "A number in square brackets [n] is the figure's source in Annex I; "
+        "table_note": "A number in square brackets [n] is the figure's source in Annex II; "
         "“—”: no figure; “>”: more than, “~”: about. The change compares the latest year with "
         "the previous year that has a figure; percentages change by percentage points.",
-        "s_results": "1. Results by indicator",
-        "s_provinces": "2. By province",
         "s_plan": "III. PLAN TARGETS",
         "s_charts": "IV. CHARTS",
         "s_conf": "V. CONFERENCES AND DOCUMENTS CONSOLIDATED",
@@ -136,9 +135,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "plans": "b) Plan targets:",
         "directions": "c) Directions (quoted in Vietnamese):",
         "annex": "Attached to report No. {{ org.number }}",
-        "annex_sources": "Annex I",
+        "annex_provinces": "Annex I",
+        "annex_provinces_title": "FIGURES BY PROVINCE",
+        "annex_sources": "Annex II",
         "annex_sources_title": "SOURCES OF THE FIGURES",
-        "annex_quality": "Annex II",
+        "annex_quality": "Annex III",
         "annex_quality_title": "DATA QUALITY",
         "quarantine": "1. Files that could not be used",
         "duplicates": "2. Duplicate documents",
@@ -585,15 +586,7 @@ def build(lang: str, folder: Path = HERE) -> Path:
     _tag(doc, "{%p if years_note %}")
     _para(doc, "{{ years_note }}", size=12, italic=True, align=JUSTIFY)
     _tag(doc, "{%p endif %}")
-    _heading(doc, t["s_results"], 2)
     _comparison_table(doc, t, "table", "years", "col_indicator")
-    _tag(doc, "{%p if province_tables %}")
-    _heading(doc, t["s_provinces"], 2)
-    _tag(doc, "{%p for pt in province_tables %}")
-    _heading(doc, "{{ pt.title }} ({{ pt.unit }})", 3)
-    _comparison_table(doc, t, "pt.rows", "pt.years", "col_province")
-    _tag(doc, "{%p endfor %}")
-    _tag(doc, "{%p endif %}")
 
     # --- III. plans, IV. charts, V. conferences: portrait again ---
     rest = doc.add_section(WD_SECTION.NEW_PAGE)
@@ -608,6 +601,9 @@ def build(lang: str, folder: Path = HERE) -> Path:
         "p in plans",
         [12, 45, 20, 53, 35],
     )
+    _tag(doc, "{%p if plans_more %}")
+    _para(doc, "{{ plans_more }}", size=12, italic=True, align=JUSTIFY)
+    _tag(doc, "{%p endif %}")
     _tag(doc, "{%p else %}")
     _para(doc, t["no_data"], indent=True)
     _tag(doc, "{%p endif %}")
@@ -679,6 +675,20 @@ def _stable_zip(data: bytes) -> bytes:
 
 
 def _annexes(doc: Any, t: dict[str, str]) -> None:
+    provinces = doc.add_section(WD_SECTION.NEW_PAGE)  # provinces × years: a wide page
+    _setup_page(provinces, landscape=True)
+    provinces.different_first_page_header_footer = False
+    _annex_heading(doc, t, "annex_provinces", "annex_provinces_title")
+    _tag(doc, "{%p if province_tables %}")
+    _para(doc, "{{ province_note }}", size=12, italic=True, align=JUSTIFY)
+    _tag(doc, "{%p for pt in province_tables %}")
+    _heading(doc, "{{ pt.title }}", 2)
+    _comparison_table(doc, t, "pt.rows", "pt.years", "col_indicator")
+    _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p else %}")
+    _para(doc, t["no_data"], indent=True)
+    _tag(doc, "{%p endif %}")
+
     sources = doc.add_section(WD_SECTION.NEW_PAGE)  # the sentences need a wide page
     _setup_page(sources, landscape=True)
     sources.different_first_page_header_footer = False
@@ -701,6 +711,9 @@ def _annexes(doc: Any, t: dict[str, str]) -> None:
     _tag(doc, "{%p for s in sources %}")
     _para(doc, "{{ s.n }}. {{ s.source }}: {{ s.desc }}", size=12, after=3)
     _tag(doc, "{%p endfor %}")
+    _tag(doc, "{%p if sources_more %}")
+    _para(doc, "{{ sources_more }}", size=12, italic=True, after=3)
+    _tag(doc, "{%p endif %}")
 
     quality = doc.add_section(WD_SECTION.NEW_PAGE)
     _setup_page(quality)

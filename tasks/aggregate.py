@@ -4,21 +4,33 @@ From here on the data are pandas frames. The comparison table holds one row per
 (indicator, year): the facts of that year combined by the indicator's rule (sum, mean, max,
 latest) first within a province, then across provinces, with the ids of the facts behind each
 figure so that the briefing can trace it.
+
+At scale (100,000 reports, a million facts with their sentences) the facts stay in the store:
+``aggregate_store`` keeps only small per-document columns in memory and computes the
+comparison in DuckDB SQL (``comparison_sql``, the same rule as ``comparison_long``, with the
+count of facts and the first few fact ids of each figure). ``open_briefing`` gives the render
+stage one SQL view of the facts (``b_facts``, the analysts' overrides applied) and of the
+documents (``b_docs``) whether they sit in the store or in frames made in memory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.catalog import indicator_by_key
-from tasks.overrides import apply_overrides, load_overrides
+from tasks.overrides import Override, load_overrides
 from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS, Extraction, IngestResult, Quarantined
-from tasks.store import connect, load_documents, load_facts, load_source_issues, load_vague
+from tasks.store import connect, load_source_issues, load_vague
 
 COMPARISON_COLUMNS = (
     "indicator",
@@ -34,11 +46,57 @@ COMPARISON_COLUMNS = (
 )
 
 
+#: Fact ids kept per figure of the comparison made in SQL: the briefing quotes this many
+#: sentences for a figure and counts the rest (``tasks.render.QUOTED_PER_FIGURE``).
+CITED_IDS = 3
+
+#: Per-document columns held in memory when the facts stay in the store (the briefing's
+#: summary, sources list and quality annex; the scope of the archive). Chair, attendees and
+#: directions are read from the store for the few conferences the briefing details.
+BRIEF_DOCUMENT_COLUMNS = (
+    "doc_id",
+    "source",
+    "title",
+    "year",
+    "plan_year",
+    "province",
+    "province_reason",
+    "conference_date",
+    "military_region",
+)
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """The facts of a briefing left in the store: only where they are and how many.
+
+    ``len()`` and ``empty`` behave like a frame's, so that a caller counting facts need not
+    know where they are. ``overrides`` are applied in SQL each time the facts are read.
+    """
+
+    store: Path
+    overrides: tuple[Override, ...] = ()
+    count: int = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def empty(self) -> bool:
+        """True when the store holds no fact."""
+        return self.count == 0
+
+
 @dataclass
 class BriefingInput:
-    """Everything the render stage needs: the frames and the data-quality lists."""
+    """Everything the render stage needs: the frames and the data-quality lists.
 
-    facts: pd.DataFrame
+    ``facts`` is a frame (small runs, tests) or ``StoredFacts`` (the facts stay in the store
+    and are read through ``open_briefing``); ``documents`` then holds only
+    ``BRIEF_DOCUMENT_COLUMNS``.
+    """
+
+    facts: pd.DataFrame | StoredFacts
     documents: pd.DataFrame
     comparison: pd.DataFrame
     quarantine: pd.DataFrame
@@ -209,28 +267,255 @@ def aggregate(extractions: list[Extraction], ingested: IngestResult) -> Briefing
 def aggregate_store(
     store: Path, root: Path, overrides: Path | None = None
 ) -> tuple[BriefingInput, list[str]]:
-    """All frames of the briefing, read from the store, with the analysts' overrides applied.
+    """The briefing input from the store, with the analysts' overrides applied in SQL.
+
+    Memory does not grow with the facts: they stay in the store (``StoredFacts``); the
+    comparison is computed there, and only per-document columns are loaded.
 
     Returns:
         The briefing input, and the ids of overrides that matched no fact.
     """
-    with connect(store) as con:
-        facts = load_facts(con)
-        documents = load_documents(con)
+    rules = tuple(load_overrides(overrides)) if overrides else ()
+    with connect(store) as con:  # creates or migrates the store, as every stage does
         vague = load_vague(con)
         issues = load_source_issues(con, root)
-    facts, unknown = apply_overrides(facts, load_overrides(overrides) if overrides else [])
-    quarantine = pd.DataFrame(issues["quarantined"], columns=["source", "reason"])
     data = BriefingInput(
-        facts=facts,
-        documents=documents,
-        comparison=comparison_long(facts, documents),
-        quarantine=quarantine,
+        facts=StoredFacts(store, rules),
+        documents=pd.DataFrame(columns=list(BRIEF_DOCUMENT_COLUMNS)),
+        comparison=pd.DataFrame(columns=list(COMPARISON_COLUMNS)),
+        quarantine=pd.DataFrame(issues["quarantined"], columns=["source", "reason"]),
         duplicates=[(rel, reason) for rel, reason in issues["duplicate"]],
         vague=vague,
         missing=[rel for rel, _ in issues["missing"]],
     )
+    with open_briefing(data) as db:
+        count = int(db.con.execute("SELECT count(*) FROM b_facts").fetchall()[0][0])
+        unknown = unknown_overrides(db)
+        comparison = comparison_sql(db)
+        documents = brief_documents(db)
+    data = replace(
+        data,
+        facts=StoredFacts(store, rules, count),
+        documents=documents,
+        comparison=comparison,
+    )
     return data, unknown
+
+
+# --- SQL over the facts, wherever they are ---------------------------------------------------
+
+_FACT_SQL_TYPES = {
+    "value": "DOUBLE",
+    "value_max": "DOUBLE",
+    "denominator": "DOUBLE",
+    "year": "INTEGER",
+    "start": "INTEGER",
+    "end": "INTEGER",
+}
+_DOC_SQL_TYPES = {
+    "year": "INTEGER",
+    "plan_year": "INTEGER",
+    "period_start": "INTEGER",
+    "period_end": "INTEGER",
+    "n_facts": "INTEGER",
+}
+
+#: Facts in the order of facts.csv: by document, then by place in the text.
+STORE_ORDER = "doc_id, start, fact_id"
+
+
+@dataclass(frozen=True)
+class BriefingDB:
+    """A DuckDB connection with the views ``b_facts`` and ``b_docs``, and ``order``: the
+    SQL order of facts.csv (the store's order, or the row order of an in-memory frame)."""
+
+    con: duckdb.DuckDBPyConnection
+    order: str
+    stored: bool
+
+
+def _overrides_frame(rules: tuple[Override, ...]) -> pd.DataFrame:
+    """The overrides as rows; for a fact named twice the last entry wins."""
+    last = {o.fact_id: o for o in rules}
+    return pd.DataFrame(
+        {
+            "fact_id": pd.Series([o.fact_id for o in last.values()], dtype=object),
+            "action": pd.Series([o.action for o in last.values()], dtype=object),
+            "new_value": pd.Series([o.value for o in last.values()], dtype="float64"),
+        }
+    )
+
+
+def _casts(columns: tuple[str, ...], types: dict[str, str], present: set[str]) -> str:
+    """SELECT list casting each column to its store type (NULL for one the frame lacks)."""
+    parts = []
+    for c in columns:
+        source = f'"{c}"' if c in present else "NULL"
+        parts.append(f'CAST({source} AS {types.get(c, "VARCHAR")}) AS "{c}"')
+    return ", ".join(parts)
+
+
+@contextmanager
+def open_briefing(data: BriefingInput) -> Iterator[BriefingDB]:
+    """One SQL view of the briefing's facts and documents.
+
+    ``b_facts`` has ``FACT_COLUMNS`` plus ``override`` ("corrected", "suppressed" or "") and
+    ``original_value``, the overrides applied; ``b_docs`` every document column and
+    ``directions``. The store is opened read-only, with a memory limit: DuckDB spills a
+    large sort to a temporary folder instead of growing.
+    """
+    tmp = tempfile.mkdtemp(prefix="tonghop-duckdb-")
+    facts = data.facts
+    if isinstance(facts, StoredFacts):
+        con = duckdb.connect(str(facts.store), read_only=True)
+        order, stored = STORE_ORDER, True
+        raw_facts, raw_docs = "main.facts", "main.documents"
+        rules = facts.overrides
+        fact_cols = ", ".join(f'f."{c}"' for c in FACT_COLUMNS if c != "value")
+    else:
+        con = duckdb.connect()
+        order, stored = "_ord", False
+        frame = facts.reset_index(drop=True)
+        present = set(frame.columns)
+        con.register("_facts_frame", frame)
+        con.execute(
+            "CREATE TEMP VIEW _facts_raw AS SELECT "
+            + _casts(FACT_COLUMNS, _FACT_SQL_TYPES, present)
+            + (", CAST(override AS VARCHAR) AS _mark" if "override" in present else ", '' AS _mark")
+            + ", "
+            + ("CAST(original_value AS DOUBLE)" if "original_value" in present else "NULL::DOUBLE")
+            + " AS _orig"
+            + ", row_number() OVER () AS _ord FROM _facts_frame"
+        )
+        docs = data.documents.reset_index(drop=True)
+        con.register("_docs_frame", docs)
+        con.execute(
+            "CREATE TEMP VIEW _docs_raw AS SELECT "
+            + _casts((*DOCUMENT_COLUMNS, "directions"), _DOC_SQL_TYPES, set(docs.columns))
+            + " FROM _docs_frame"
+        )
+        raw_facts, raw_docs = "_facts_raw", "_docs_raw"
+        rules = ()
+        fact_cols = ", ".join(f'f."{c}"' for c in FACT_COLUMNS if c != "value") + ", f._ord"
+    try:
+        con.execute(f"SET temp_directory = '{tmp}'")
+        con.execute("SET memory_limit = '400MB'")
+        con.execute("SET preserve_insertion_order = true")
+        con.register("_overrides", _overrides_frame(rules))
+        # an in-memory frame may carry marks of an earlier apply_overrides: keep them
+        mark = "coalesce(f._mark, '')" if not stored else "''"
+        orig = "f._orig" if not stored else "CAST(NULL AS DOUBLE)"
+        con.execute(
+            f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols},
+                CASE WHEN o.action = 'correct' THEN o.new_value ELSE f.value END AS value,
+                CASE o.action WHEN 'correct' THEN 'corrected' WHEN 'suppress' THEN 'suppressed'
+                     ELSE {mark} END AS override,
+                CASE WHEN o.action = 'correct' THEN f.value ELSE {orig} END AS original_value
+            FROM {raw_facts} f LEFT JOIN _overrides o ON o.fact_id = f.fact_id"""
+        )
+        con.execute(f"CREATE TEMP VIEW b_docs AS SELECT * FROM {raw_docs}")
+        yield BriefingDB(con, order, stored)
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def unknown_overrides(db: BriefingDB) -> list[str]:
+    """Ids of overrides that match no fact (to report, not to fail on), in file order."""
+    found = {
+        r[0]
+        for r in db.con.execute(
+            "SELECT DISTINCT o.fact_id FROM _overrides o "
+            "SEMI JOIN b_facts f ON f.fact_id = o.fact_id"
+        ).fetchall()
+    }
+    frame = db.con.execute("SELECT fact_id FROM _overrides").fetchall()
+    return [r[0] for r in frame if r[0] not in found]
+
+
+def brief_documents(db: BriefingDB) -> pd.DataFrame:
+    """The per-document columns the briefing keeps in memory, sorted by doc_id."""
+    cols = ", ".join(f'"{c}"' for c in BRIEF_DOCUMENT_COLUMNS)
+    frame = db.con.execute(f"SELECT {cols} FROM b_docs ORDER BY doc_id").fetchdf()
+    return frame.astype({"year": "Int64", "plan_year": "Int64"})
+
+
+def _catalog_frame() -> pd.DataFrame:
+    catalog = indicator_by_key()
+    return pd.DataFrame(
+        {
+            "indicator": pd.Series(list(catalog), dtype=object),
+            "agg": pd.Series([i.agg for i in catalog.values()], dtype=object),
+            "label_vi": pd.Series([i.label_vi for i in catalog.values()], dtype=object),
+            "label_en": pd.Series([i.label_en for i in catalog.values()], dtype=object),
+            "unit": pd.Series([i.unit for i in catalog.values()], dtype=object),
+        }
+    )
+
+
+def _comparison_query(db: BriefingDB, by_province: bool) -> pd.DataFrame:
+    """The rule of ``comparison_long`` in SQL, per (indicator, year) or per province too."""
+    db.con.register("_catalog", _catalog_frame())
+    # facts of a province in the order "latest" reads them: conference date, then the text
+    within = "_date, doc_id, start, fact_id"
+    keys = "indicator, year, prov" if by_province else "indicator, year"
+    per_province = f"""
+        SELECT indicator, year, prov, any_value(agg) AS agg,
+            CASE any_value(agg) WHEN 'sum' THEN fsum(value) WHEN 'mean' THEN avg(value)
+                WHEN 'max' THEN max(value) ELSE last(value ORDER BY {within}) END AS value
+        FROM usable GROUP BY indicator, year, prov"""
+    across = f"""
+        SELECT indicator, year, CASE any_value(agg) WHEN 'mean' THEN avg(value)
+            WHEN 'max' THEN max(value) ELSE fsum(value) END AS value
+        FROM ({per_province}) GROUP BY indicator, year"""
+    values = f"SELECT indicator, year, prov, value FROM ({per_province})" if by_province else across
+    frame = db.con.execute(
+        f"""WITH usable AS (
+            SELECT f.fact_id, f.doc_id, f.indicator, f.value, f.year, f.start,
+                coalesce(f.province, '') AS prov, coalesce(f.qualifier, '') AS qualifier,
+                coalesce(d.conference_date, '') AS _date, c.agg
+            FROM b_facts f JOIN _catalog c ON c.indicator = f.indicator
+            LEFT JOIN (SELECT doc_id, any_value(conference_date) AS conference_date
+                       FROM b_docs GROUP BY doc_id) d ON d.doc_id = f.doc_id
+            WHERE f.kind = 'result' AND f.indicator <> 'other' AND f.year IS NOT NULL
+                AND f.override <> 'suppressed'
+        ), counted AS (
+            SELECT {keys},
+                CASE WHEN count(DISTINCT qualifier) = 1 THEN any_value(qualifier) ELSE '' END
+                    AS qualifier,
+                count(*) AS n_facts, count(DISTINCT doc_id) AS n_documents,
+                list_slice(list(fact_id ORDER BY {within}), 1, {CITED_IDS}) AS fact_ids
+            FROM usable GROUP BY {keys}
+        )
+        SELECT v.*, k.qualifier, k.n_facts, k.n_documents, k.fact_ids,
+            c.label_vi, c.label_en, c.unit
+        FROM ({values}) v JOIN counted k USING ({keys}) JOIN _catalog c USING (indicator)
+        ORDER BY {keys}"""
+    ).fetchdf()
+    db.con.unregister("_catalog")
+    frame = frame.assign(
+        year=frame["year"].astype(int),
+        value=frame["value"].astype(float),
+        n_facts=frame["n_facts"].astype(int),
+        n_documents=frame["n_documents"].astype(int),
+        fact_ids=[list(ids) for ids in frame["fact_ids"]],
+    )
+    if by_province:
+        frame = frame.rename(columns={"prov": "province"})
+        return frame[["province", *COMPARISON_COLUMNS]].reset_index(drop=True)
+    return frame[list(COMPARISON_COLUMNS)].reset_index(drop=True)
+
+
+def comparison_sql(db: BriefingDB) -> pd.DataFrame:
+    """``comparison_long`` computed by DuckDB where the facts are: one row per (indicator,
+    year), with ``n_facts`` and only the first ``CITED_IDS`` fact ids (by conference date,
+    then text order) in ``fact_ids``."""
+    return _comparison_query(db, by_province=False)
+
+
+def province_sql(db: BriefingDB) -> pd.DataFrame:
+    """The same per (indicator, province, year); ``province`` is "" where unknown."""
+    return _comparison_query(db, by_province=True)
 
 
 @task(name="aggregate-store", cache_policy=NO_CACHE)

@@ -29,8 +29,8 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from tasks.aggregate import BriefingInput
-from tasks.render import format_change, format_number, format_value
+from tasks.aggregate import BriefingInput, open_briefing
+from tasks.render import fact_counts, format_change, format_number, format_value
 
 SUMMARY_KEY = "tonghop-summary"
 TABLE_KEY = "tonghop-comparison"
@@ -42,7 +42,7 @@ class Coverage:
     """What a briefing covers, counted from the frames.
 
     Attributes:
-        documents, facts: rows of the two frames.
+        documents, facts: documents and facts of the briefing.
         facts_indicator: facts that matched a catalog indicator (not ``other``).
         provinces, years: distinct known values among the documents.
         no_year, no_province: documents whose year or province stayed unknown.
@@ -63,13 +63,18 @@ class Coverage:
 
 
 def coverage(data: BriefingInput) -> Coverage:
-    """Count what the briefing covers (unknowns counted as unknown, never guessed)."""
-    docs, facts = data.documents, data.facts
+    """Count what the briefing covers (unknowns counted as unknown, never guessed).
+
+    Facts are counted where they are (in the store at scale), never loaded.
+    """
+    docs = data.documents
     province = docs["province"].fillna("").astype(str) if len(docs) else pd.Series(dtype=str)
+    with open_briefing(data) as db:
+        counts = fact_counts(db)
     return Coverage(
         documents=len(docs),
-        facts=len(facts),
-        facts_indicator=int((facts["indicator"] != "other").sum()) if len(facts) else 0,
+        facts=counts["n"],
+        facts_indicator=counts["on_indicator"],
         provinces=tuple(sorted(p for p in province.unique() if p)),
         years=tuple(sorted(int(y) for y in docs["year"].dropna().unique())) if len(docs) else (),
         no_year=int(docs["year"].isna().sum()) if len(docs) else 0,

@@ -1,12 +1,22 @@
-"""Tables for analysts: DataFrames as an XLSX workbook, the same bytes for the same data."""
+"""Tables for analysts: DataFrames as an XLSX workbook, the same bytes for the same data.
+
+``xlsx_bytes`` writes frames through openpyxl; ``stream_xlsx`` writes rows as they come,
+~25 times faster and in constant memory, for the render stage's comparison.xlsx.
+"""
 
 from __future__ import annotations
 
 import io
+import math
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from tasks.render import FIXED_TIME, stable_zip
+from tasks.render import FIXED_TIME, ZIP_EPOCH, stable_zip
 
 #: Excel refuses sheet names longer than 31 characters or holding []:*?/\
 _BAD_SHEET = str.maketrans(dict.fromkeys("[]:*?/\\", "-"))
@@ -53,3 +63,202 @@ def _cell(value: object) -> object:
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value))
     return value.item() if hasattr(value, "item") else value
+
+
+# --- a streaming workbook writer -----------------------------------------------------------------
+#
+# openpyxl spends ~25 µs on each cell it writes, even write-only: 30,000 fact rows of a briefing
+# cost 8 s. The workbooks of the render stage need only text and numbers, a bold wrapped header
+# row, a number format, frozen panes and column widths, so they are written here as
+# SpreadsheetML text, row by row into the zip: ~1 µs a cell, memory of one row at a time, and
+# the same bytes for the same rows (fixed zip times and properties, no timestamps).
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+#: Characters XML 1.0 forbids (a control character copied from a PDF): dropped from text cells.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+#: Cell styles of ``_STYLES``: 0 plain, 1 header (bold, wrapped, top), 2 number "#,##0.##".
+_STYLES = (
+    _HEAD + f'<styleSheet xmlns="{_MAIN}">'
+    '<numFmts count="1"><numFmt numFmtId="164" formatCode="#,##0.##"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+    'applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of ``stream_xlsx``: a header row, then ``rows`` (an iterable, consumed once).
+
+    Cells are str, int or float (floats get the "#,##0.##" format), None for an empty cell.
+    """
+
+    title: str
+    header: list[str]
+    rows: Iterable[list[Any]]
+    widths: tuple[float, ...] = (42, 18, 14)
+
+
+def _column_letters(n: int) -> list[str]:
+    out = []
+    for i in range(1, n + 1):
+        name, k = "", i
+        while k:
+            k, rest = divmod(k - 1, 26)
+            name = chr(65 + rest) + name
+        out.append(name)
+    return out
+
+
+def _text(value: str) -> str:
+    clean = _ILLEGAL.sub("", value).translate(_ESCAPE)
+    space = ' xml:space="preserve"' if clean != clean.strip() else ""
+    return f"<t{space}>{clean}</t>"
+
+
+def _row_xml(r: int, values: list[Any], letters: list[str], style: int = 0) -> str:
+    cells = []
+    for letter, v in zip(letters, values, strict=False):
+        if v is None or v == "":
+            continue
+        if isinstance(v, int):  # bool too: Excel reads 1/0
+            cells.append(f'<c r="{letter}{r}"><v>{v}</v></c>')
+        elif isinstance(v, float):
+            if math.isfinite(v):
+                cells.append(f'<c r="{letter}{r}" s="2"><v>{v!r}</v></c>')
+        else:
+            s = f' s="{style}"' if style else ""
+            cells.append(f'<c r="{letter}{r}"{s} t="inlineStr"><is>{_text(str(v))}</is></c>')
+    return f'<row r="{r}">{"".join(cells)}</row>'
+
+
+def _sheet_head(widths: tuple[float, ...]) -> str:
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+        for i, w in enumerate(widths, start=1)
+    )
+    return (
+        _HEAD + f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">'
+        '<sheetViews><sheetView workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        + (f"<cols>{cols}</cols>" if cols else "")
+        + "<sheetData>"
+    )
+
+
+def stream_xlsx(sheets: list[Sheet], creator: str = "tonghop") -> bytes:
+    """A workbook of ``sheets``, rows written as they come; the same rows give the same bytes.
+
+    Sheet names are made valid and unique (``sheet_name``).
+    """
+    out = io.BytesIO()
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    taken: set[str] = set()
+    names = [sheet_name(s.title, taken) for s in sheets]
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    ct = "application/vnd.openxmlformats-officedocument"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            entry("[Content_Types].xml"),
+            _HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" '
+            f'ContentType="{ct}.spreadsheetml.sheet.main+xml"/>'
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+                f'ContentType="{ct}.spreadsheetml.worksheet+xml"/>'
+                for i in range(1, len(sheets) + 1)
+            )
+            + f'<Override PartName="/xl/styles.xml" ContentType="{ct}.spreadsheetml.styles+xml"/>'
+            '<Override PartName="/docProps/core.xml" '
+            'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+            f'<Override PartName="/docProps/app.xml" ContentType="{ct}.extended-properties+xml"/>'
+            "</Types>",
+        )
+        z.writestr(
+            entry("_rels/.rels"),
+            _HEAD + f'<Relationships xmlns="{_PKG}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+            f'<Relationship Id="rId2" Type="{_PKG}/metadata/core-properties" '
+            'Target="docProps/core.xml"/>'
+            f'<Relationship Id="rId3" Type="{_REL}/extended-properties" '
+            'Target="docProps/app.xml"/></Relationships>',
+        )
+        z.writestr(
+            entry("docProps/core.xml"),
+            _HEAD + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
+            'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f"<dc:creator>{creator}</dc:creator><cp:lastModifiedBy>{creator}</cp:lastModifiedBy>"
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified>'
+            "</cp:coreProperties>",
+        )
+        z.writestr(
+            entry("docProps/app.xml"),
+            _HEAD + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'extended-properties"><Application>tonghop</Application></Properties>',
+        )
+        z.writestr(
+            entry("xl/workbook.xml"),
+            _HEAD
+            + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
+            + "".join(
+                f'<sheet name="{name.translate(_ESCAPE)}" sheetId="{i}" r:id="rId{i}"/>'
+                for i, name in enumerate(names, start=1)
+            )
+            + "</sheets></workbook>",
+        )
+        z.writestr(
+            entry("xl/_rels/workbook.xml.rels"),
+            _HEAD
+            + f'<Relationships xmlns="{_PKG}">'
+            + "".join(
+                f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" '
+                f'Target="worksheets/sheet{i}.xml"/>'
+                for i in range(1, len(sheets) + 1)
+            )
+            + f'<Relationship Id="rId{len(sheets) + 1}" Type="{_REL}/styles" '
+            'Target="styles.xml"/></Relationships>',
+        )
+        z.writestr(entry("xl/styles.xml"), _STYLES)
+        for i, sheet in enumerate(sheets, start=1):
+            with z.open(entry(f"xl/worksheets/sheet{i}.xml"), "w") as handle:
+                letters = _column_letters(max(len(sheet.header), 1))
+                handle.write(_sheet_head(sheet.widths).encode("utf-8"))
+                handle.write(_row_xml(1, list(sheet.header), letters, style=1).encode("utf-8"))
+                batch: list[str] = []
+                for r, row in enumerate(sheet.rows, start=2):
+                    if len(row) > len(letters):
+                        letters = _column_letters(len(row))
+                    batch.append(_row_xml(r, row, letters))
+                    if len(batch) >= 1000:
+                        handle.write("".join(batch).encode("utf-8"))
+                        batch = []
+                handle.write(("".join(batch) + "</sheetData></worksheet>").encode("utf-8"))
+    return out.getvalue()

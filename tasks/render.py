@@ -18,16 +18,17 @@ from __future__ import annotations
 import io
 import math
 import os
-import re
+import shutil
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import jinja2
 import pandas as pd
@@ -35,8 +36,16 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from prefect import task
 
-from tasks.aggregate import COMPARISON_COLUMNS, BriefingInput
+from tasks.aggregate import (
+    CITED_IDS,
+    BriefingDB,
+    BriefingInput,
+    StoredFacts,
+    open_briefing,
+    province_sql,
+)
 from tasks.catalog import Indicator, indicator_by_key
+from tasks.records import DOCUMENT_COLUMNS, FACT_COLUMNS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "report_templates"
 FIXED_TIME = datetime(2000, 1, 1)
@@ -72,7 +81,7 @@ TEXT: dict[str, dict[str, str]] = {
         "provinces_none": "Chưa xác định được địa phương của các văn bản.",
         "facts": "Đã trích xuất {n} số liệu: {r} số liệu kết quả gắn với {i} chỉ tiêu, "
         "{p} số liệu kế hoạch, {o} số liệu chưa gắn với chỉ tiêu.",
-        "quarantine_note": "{n} tệp không sử dụng được (xem Phụ lục II).",
+        "quarantine_note": "{n} tệp không sử dụng được (xem Phụ lục III).",
         "headline": "{label}: {series}{change}.",
         "up": "tăng",
         "down": "giảm",
@@ -91,7 +100,14 @@ TEXT: dict[str, dict[str, str]] = {
         "more_items": "… và {n} mục khác (xem {where}).",
         "chart": "Biểu đồ {n}. {label}",
         "duplicate": "{source} trùng với {original}",
-        "more_facts": "(và {n} số liệu khác: xem comparison.xlsx, trang Nguồn)",
+        "more_facts": "(và {n} số liệu khác của ô này: xem facts.csv theo chỉ tiêu, năm, "
+        "địa phương)",
+        "more_plans": "… và {n} số liệu kế hoạch khác (xem comparison.xlsx, trang Kế hoạch, "
+        "và facts.csv).",
+        "more_sources": "… và {n} văn bản khác (xem documents.csv).",
+        "province_note": "Mỗi bảng trình bày {n} chỉ tiêu có số liệu ở nhiều địa phương nhất, "
+        "các năm như bảng ở mục II; mọi chỉ tiêu, mọi năm của từng địa phương: xem "
+        "comparison.xlsx, trang Theo địa phương.",
         "years_note": "Các bảng trình bày {n} năm gần nhất ({span}); số liệu các năm "
         "{first}–{last}: xem comparison.xlsx.",
         "more_conferences": "Ngoài ra còn {n} văn bản khác, không trình bày chi tiết ở đây "
@@ -118,11 +134,11 @@ TEXT: dict[str, dict[str, str]] = {
         "provinces_unknown_one": "1 document does not say which province it comes from",
         "coverage_one": "This briefing consolidates 1 document{years}.",
         "provinces_all_one": "The documents come from 1 province: {names}.",
-        "quarantine_note_one": "1 file could not be used (see Annex II).",
+        "quarantine_note_one": "1 file could not be used (see Annex III).",
         "provinces_none": "No document says which province it comes from.",
         "facts": "{n} figures were extracted: {r} results mapped to {i} indicators, "
         "{p} plan figures and {o} figures mapped to no indicator.",
-        "quarantine_note": "{n} files could not be used (see Annex II).",
+        "quarantine_note": "{n} files could not be used (see Annex III).",
         "headline": "{label}: {series}{change}.",
         "up": "up",
         "down": "down",
@@ -141,7 +157,14 @@ TEXT: dict[str, dict[str, str]] = {
         "more_items": "… and {n} more (see {where}).",
         "chart": "Chart {n}. {label}",
         "duplicate": "{source} duplicates {original}",
-        "more_facts": "(and {n} more figures: see comparison.xlsx, sheet Sources)",
+        "more_facts": "(and {n} more figures of this cell: see facts.csv by indicator, year, "
+        "province)",
+        "more_plans": "… and {n} more plan figures (see comparison.xlsx, sheet Plans, and "
+        "facts.csv).",
+        "more_sources": "… and {n} more documents (see documents.csv).",
+        "province_note": "Each table shows the {n} indicators with figures in the most "
+        "provinces, for the years of the table in section II; every indicator and year of each "
+        "province: see comparison.xlsx, sheet By province.",
         "years_note": "The tables show the latest {n} years ({span}); for {first}–{last} "
         "see comparison.xlsx.",
         "more_conferences": "{n} more documents are not detailed here "
@@ -408,9 +431,10 @@ def _catalog_order() -> dict[str, int]:
 # --- context ---------------------------------------------------------------------------------
 
 
-#: Facts quoted in the sources annex for one figure; the rest are counted and listed in
-#: comparison.xlsx ("Nguồn"), so that a figure summing hundreds of reports keeps a short entry.
-QUOTED_PER_FIGURE = 3
+#: Facts quoted in the sources annex for one figure; the rest are counted, to be found in
+#: facts.csv by indicator, year and province, so that a figure summing thousands of reports
+#: keeps a short entry.
+QUOTED_PER_FIGURE = CITED_IDS
 
 #: Conference sections in the briefing; beyond it, the latest ones, and a line that says how
 #: many more documents are in documents.csv and facts.csv.
@@ -422,51 +446,112 @@ MAX_TABLE_YEARS = 6
 MAX_QUALITY_ITEMS = 100
 #: Fact rows of the workbook's fact sheets (Excel stops at 1,048,576 rows; facts.csv has all).
 MAX_XLSX_FACT_ROWS = 10_000
+#: Rows of the plan-targets table (the latest plan years); the rest are in the workbook.
+MAX_PLAN_ROWS = 100
+#: Documents named in the source list when there are more: those the figures cite.
+MAX_SOURCES = 300
+#: Indicators of each province's table in the province annex: those with figures in the most
+#: (province, year) cells of the years shown; every indicator is in comparison.xlsx.
+PROVINCE_TOP_INDICATORS = 6
+
+
+def _records(
+    db: BriefingDB, sql: str, frames: dict[str, pd.DataFrame] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a query as dicts (NULL as None), with small frames registered for it."""
+    for name, frame in (frames or {}).items():
+        db.con.register(name, frame)
+    try:
+        cur = db.con.execute(sql)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        for name in frames or {}:
+            db.con.unregister(name)
+
+
+def _ids_frame(ids: Any, column: str = "fact_id") -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series([str(i) for i in ids], dtype=object)})
+
+
+def _scalar(db: BriefingDB, sql: str) -> int:
+    rows = db.con.execute(sql).fetchall()  # fetchall: DuckDB wants a result finished
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+def _desc(order: str) -> str:
+    """ "doc_id, start" -> "doc_id DESC, start DESC"."""
+    return ", ".join(f"{c.strip()} DESC" for c in order.split(","))
 
 
 class _Sources:
     """Numbers the figures for the sources annex: one number per figure (a table cell or a
-    single fact), given at its first citation; the entry quotes the sentences behind it."""
+    single fact), given at its first citation; the entry quotes the sentences behind it.
 
-    def __init__(self, facts: pd.DataFrame, docs: pd.DataFrame, lang: str) -> None:
-        # plain tuples, made into a dict when cited: to_dict("records") of every fact cost 13 s
-        # at 10,000 reports, and a DataFrame lookup per citation 5 ms
-        self.columns = list(facts.columns)
-        self.facts = {
-            str(row[0]): row
-            for row in facts[["fact_id", *facts.columns]].itertuples(index=False, name=None)
-        }
-        self.source = {r.doc_id: _s(r.source) for r in docs.itertuples()}
+    A figure is known by its first ``QUOTED_PER_FIGURE`` fact ids and its count of facts (two
+    figures with the same first facts and as many facts have the same facts). The facts
+    themselves are read from the store once, at the end, for the cited ids only.
+    """
+
+    def __init__(self, db: BriefingDB, lang: str) -> None:
+        self.db = db
         self.lang = lang
-        self.rows: list[dict[str, Any]] = []
-        self.number: dict[tuple[str, ...], int] = {}
+        self.keys: list[tuple[tuple[str, ...], int]] = []
+        self.number: dict[tuple[tuple[str, ...], int], int] = {}
 
-    def cite(self, fact_ids: list[str]) -> str:
-        """ "[3]": the annex number of the figure made of these facts, numbering it if new."""
-        key = tuple(str(f) for f in fact_ids)
+    def cite(self, fact_ids: list[str], total: int | None = None) -> str:
+        """ "[3]": the annex number of the figure made of these facts (``total`` of them,
+        ``len(fact_ids)`` if not given), numbering it if new."""
+        ids = tuple(str(f) for f in fact_ids)
+        key = (ids[:QUOTED_PER_FIGURE], len(ids) if total is None else int(total))
         if key not in self.number:
-            self.number[key] = len(self.rows) + 1
-            shown = [
-                dict(zip(self.columns, self.facts[f][1:], strict=True))
-                for f in key[:QUOTED_PER_FIGURE]
-            ]
-            self.rows.append(self._row(shown, list(key), self.number[key]))
+            self.number[key] = len(self.keys) + 1
+            self.keys.append(key)
         return f"[{self.number[key]}]"
 
-    def _row(self, shown: list[dict[str, Any]], fact_ids: list[str], n: int) -> dict[str, Any]:
+    def rows(self) -> list[dict[str, Any]]:
+        """The annex entries, in number order."""
+        needed = sorted({f for ids, _ in self.keys for f in ids})
+        facts = {
+            str(r["fact_id"]): r
+            for r in _records(
+                self.db,
+                "SELECT * FROM b_facts WHERE fact_id IN (SELECT fact_id FROM _cited)",
+                {"_cited": _ids_frame(needed)},
+            )
+        }
+        docs = {str(r["doc_id"]) for r in facts.values()}
+        source = {
+            str(r["doc_id"]): _s(r["source"])
+            for r in _records(
+                self.db,
+                "SELECT doc_id, any_value(source) AS source FROM b_docs "
+                "WHERE doc_id IN (SELECT doc_id FROM _docs) GROUP BY doc_id",
+                {"_docs": _ids_frame(docs, "doc_id")},
+            )
+        }
+        return [
+            self._row([facts[f] for f in ids], total, n, source)
+            for n, (ids, total) in enumerate(self.keys, start=1)
+        ]
+
+    def _row(
+        self, shown: list[dict[str, Any]], total: int, n: int, source: dict[str, str]
+    ) -> dict[str, Any]:
         t = TEXT[self.lang]
         first = shown[0]
-        more = len(fact_ids) - len(shown)
+        more = total - len(shown)
         ind = indicator_by_key().get(_s(first["indicator"]))
         docs = list(dict.fromkeys(_s(f["doc_id"]) for f in shown))
         sentences = list(dict.fromkeys(_s(f["sentence"]) for f in shown))
-        tail = " " + t["more_facts"].format(n=more) if more else ""
+        tail = " " + t["more_facts"].format(n=format_number(more, lang=self.lang)) if more else ""
         return {
             "n": n,
             "fact_id": _s(first["fact_id"]),
-            "fact_ids": fact_ids,
+            "fact_ids": [_s(f["fact_id"]) for f in shown],
+            "count": total,
             "doc": "; ".join(docs) + ("; …" if more else ""),
-            "source": "; ".join(self.source.get(d, "") for d in docs),
+            "source": "; ".join(source.get(d, "") for d in docs),
             "label": _ind_label(ind, _s(first["noun_phrase"]) or _s(first["label"]), self.lang),
             "kind": t["plan"] if first["kind"] == "plan" else "",
             "value": "; ".join(fact_value(f, self.lang) for f in shown) + ("; …" if more else ""),
@@ -480,11 +565,14 @@ def build_context(
     lang: str = "vi",
     charts: list[dict[str, Any]] | None = None,
     max_conferences: int | None = MAX_CONFERENCES,
+    db: BriefingDB | None = None,
+    provinces: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The template context: every value the templates ask for, in display form.
 
-    Figures carry "[n]", their number in the sources annex (Phụ lục I), which quotes the
-    document and the sentence each came from.
+    Figures carry "[n]", their number in the sources annex, which quotes the document and
+    the sentence each came from. Facts are read through SQL (``open_briefing``): only those
+    the briefing prints, whatever the number of reports.
 
     Args:
         data: the frames of the aggregate stage.
@@ -492,24 +580,33 @@ def build_context(
         lang: "vi" or "en".
         charts: chart entries (filled by ``render_docx``; [] here).
         max_conferences: conference sections to write (the latest); None for all.
+        db: an open ``open_briefing`` view of ``data`` (opened here when None).
+        provinces: ``province_sql`` of ``data``, if already computed.
 
     Raises:
         ValueError: for a language other than "vi" or "en".
     """
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
+    if db is None:
+        with open_briefing(data) as own:
+            return build_context(data, org, lang, charts, max_conferences, own, provinces)
     t = TEXT[lang]
     docs = data.documents
     comp = data.comparison
     all_years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
     years = all_years[-MAX_TABLE_YEARS:]
     doc_years = sorted(int(y) for y in docs["year"].dropna().unique())
-    src = _Sources(data.facts, docs, lang)
+    src = _Sources(db, lang)
 
     table = comparison_rows(comp, years, lang, src.cite)
-    province_tables = _province_tables(data, lang, src.cite)
-    plans = _plans(data, lang, src.cite)
-    conferences = _conferences(data, lang, src.cite, max_conferences)
+    province_tables = _province_tables(
+        data, province_sql(db) if provinces is None else provinces, years, lang, src.cite
+    )
+    plans, plans_total = _plans(data, db, lang, src.cite)
+    conferences = _conferences(data, db, lang, src.cite, max_conferences)
+    trace = src.rows()
+    sources, sources_more = _source_list(docs, trace, lang)
     span = _year_span(doc_years)
     subject = org.subject or t["subject"] + (
         t["subject_years"].format(years=span) if doc_years else ""
@@ -529,9 +626,10 @@ def build_context(
         "title": subject,
         "subject": subject,
         "scope": t["scope"].format(
-            n=len(docs), years=", ".join(map(str, doc_years)) if doc_years else t["unknown"]
+            n=format_number(len(docs), lang=lang),
+            years=", ".join(map(str, doc_years)) if doc_years else t["unknown"],
         ),
-        "summary": summary_sentences(data, lang),
+        "summary": summary_sentences(data, lang, fact_counts(db)),
         "headlines": headlines(comp, lang),
         "years": [str(y) for y in years],
         "years_note": t["years_note"].format(
@@ -541,7 +639,13 @@ def build_context(
         else "",
         "table": table,
         "province_tables": province_tables,
+        "province_note": t["province_note"].format(n=PROVINCE_TOP_INDICATORS)
+        if province_tables
+        else "",
         "plans": plans,
+        "plans_more": t["more_plans"].format(n=format_number(plans_total - len(plans), lang=lang))
+        if plans_total > len(plans)
+        else "",
         "charts": charts or [],
         "conferences": conferences,
         "conferences_more": TEXT[lang]["more_conferences"].format(
@@ -549,18 +653,30 @@ def build_context(
         )
         if len(docs) > len(conferences)
         else "",
-        "trace": src.rows,
-        "sources": _source_list(docs, lang),
-        "quality": _quality(data, lang),
+        "trace": trace,
+        "sources": sources,
+        "sources_more": sources_more,
+        "quality": _quality(data, db, lang),
     }
 
 
-def _source_list(docs: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
-    """The source documents, numbered: file, title, year, province, conference date."""
+def _source_list(
+    docs: pd.DataFrame, trace: list[dict[str, Any]], lang: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The source documents, numbered: file, title, year, province, conference date.
+
+    All of them when they are few; beyond ``MAX_SOURCES``, those the figures of the briefing
+    quote (the first ``MAX_SOURCES``), and a line that says how many more are in
+    documents.csv.
+    """
     t = TEXT[lang]
+    total = len(docs)
+    if total > MAX_SOURCES:
+        cited = {d for row in trace for d in row["doc"].split("; ") if d != "…"}
+        docs = docs[docs["doc_id"].astype(str).isin(cited)].head(MAX_SOURCES)
     out = []
-    for i, (_, d) in enumerate(docs.iterrows(), start=1):
-        year = "" if pd.isna(d["year"]) else str(int(d["year"]))
+    for i, d in enumerate(docs.to_dict("records"), start=1):
+        year = "" if _num(d["year"]) is None else str(int(d["year"]))
         parts = [
             _s(d["title"]),
             f"{t['year_word']} {year}" if year else t["no_year"],
@@ -577,11 +693,16 @@ def _source_list(docs: pd.DataFrame, lang: str) -> list[dict[str, Any]]:
                 "desc": "; ".join(p for p in parts if p),
             }
         )
-    return out
+    more = (
+        t["more_sources"].format(n=format_number(total - len(out), lang=lang))
+        if total > len(out)
+        else ""
+    )
+    return out, more
 
 
 def comparison_rows(
-    comp: pd.DataFrame, years: list[int], lang: str, cite: Callable[[list[str]], str]
+    comp: pd.DataFrame, years: list[int], lang: str, cite: Callable[..., str]
 ) -> list[dict[str, Any]]:
     """Rows of a comparison table (indicators × years), in catalog order.
 
@@ -604,7 +725,7 @@ def _table_row(
     by_year: dict[int, dict[str, Any]],
     years: list[int],
     lang: str,
-    cite: Callable[[list[str]], str],
+    cite: Callable[..., str],
 ) -> dict[str, Any]:
     """One row of a comparison table from its figures by year (see ``comparison_rows``)."""
     known = sorted(by_year)
@@ -612,7 +733,7 @@ def _table_row(
     unit = _s(first["unit"])
     cells = [
         f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} "
-        f"{cite(list(r['fact_ids']))}"
+        f"{cite(list(r['fact_ids']), r.get('n_facts'))}"
         if (r := by_year.get(y)) is not None
         else "—"
         for y in years
@@ -641,14 +762,34 @@ def _say(lang: str, key: str, n: int, **kw: Any) -> str:
     return text.format(n=n, **kw)
 
 
-def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
+def fact_counts(db: BriefingDB) -> dict[str, int]:
+    """Facts in all, results on a catalog indicator (and how many indicators), plans, and
+    results on no indicator, counted where the facts are."""
+    row = db.con.execute(
+        "SELECT count(*), "
+        "count(*) FILTER (WHERE kind = 'result' AND indicator <> 'other'), "
+        "count(DISTINCT indicator) FILTER (WHERE kind = 'result' AND indicator <> 'other'), "
+        "count(*) FILTER (WHERE kind = 'plan'), "
+        "count(*) FILTER (WHERE kind = 'result' AND indicator = 'other'), "
+        "count(*) FILTER (WHERE indicator <> 'other') FROM b_facts"
+    ).fetchall()[0]
+    keys = ("n", "results", "indicators", "plans", "other", "on_indicator")
+    return dict(zip(keys, (int(v or 0) for v in row), strict=True))
+
+
+def summary_sentences(
+    data: BriefingInput, lang: str, counts: dict[str, int] | None = None
+) -> list[str]:
     """Coverage sentences: documents, years, provinces, figures, files left out."""
+    if counts is None:
+        with open_briefing(data) as db:
+            counts = fact_counts(db)
     t = TEXT[lang]
-    docs, facts = data.documents, data.facts
+    docs = data.documents
     years = sorted(int(y) for y in docs["year"].dropna().unique())
-    provinces = [_s(p) for p in docs["province"]]
+    provinces = docs["province"].map(_s)
     known = sorted({p for p in provinces if p}, key=vi_sort_key)
-    n_unknown = sum(1 for p in provinces if not p)
+    n_unknown = int((provinces == "").sum())
     span = t["coverage_years"].format(years=", ".join(map(str, years))) if years else ""
     out = [_say(lang, "coverage", len(docs), years=span)]
     if not known:
@@ -658,15 +799,14 @@ def summary_sentences(data: BriefingInput, lang: str) -> list[str]:
         out.append(f"{named}; {_say(lang, 'provinces_unknown', n_unknown)}.")
     else:
         out.append(_say(lang, "provinces_all", len(known), names=", ".join(known)))
-    if not facts.empty:
-        results = facts[(facts["kind"] == "result") & (facts["indicator"] != "other")]
+    if counts["n"]:
         out.append(
             t["facts"].format(
-                n=len(facts),
-                r=len(results),
-                i=results["indicator"].nunique(),
-                p=int((facts["kind"] == "plan").sum()),
-                o=int(((facts["kind"] == "result") & (facts["indicator"] == "other")).sum()),
+                n=counts["n"],
+                r=counts["results"],
+                i=counts["indicators"],
+                p=counts["plans"],
+                o=counts["other"],
             )
         )
     if len(data.quarantine):
@@ -705,85 +845,50 @@ def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
     return out
 
 
-def province_long(facts: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
-    """The comparison in long form per province: one row per (indicator, province, year).
-
-    The same rule as ``tasks.aggregate.comparison_long`` within one province (results only,
-    catalog indicators, known years; the indicator's sum/mean/max/latest, latest by conference
-    date), in a few grouped operations so that it stays fast with thousands of documents.
-    ``province`` is "" where the documents do not say it.
-    """
-    columns = ["province", *COMPARISON_COLUMNS]
-    usable = facts[
-        (facts["kind"] == "result") & (facts["indicator"] != "other") & facts["year"].notna()
-    ]
-    if usable.empty:
-        return pd.DataFrame(columns=columns)
-    catalog = indicator_by_key()
-    dates = documents.set_index("doc_id")["conference_date"].map(_s)
-    usable = usable.assign(
-        _date=usable["doc_id"].map(dates).fillna(""),
-        province=usable["province"].map(_s),
-        qualifier=usable["qualifier"].map(_s),
-        year=usable["year"].astype(int),
-    ).sort_values(["_date", "doc_id", "start"], kind="stable")
-    out = (
-        usable.groupby(["indicator", "province", "year"], sort=True)
-        .agg(
-            sum=("value", "sum"),
-            mean=("value", "mean"),
-            max=("value", "max"),
-            latest=("value", "last"),
-            n_facts=("fact_id", "size"),
-            n_documents=("doc_id", "nunique"),
-            q_first=("qualifier", "first"),
-            q_kinds=("qualifier", "nunique"),
-            fact_ids=("fact_id", list),
-        )
-        .reset_index()
-    )
-    rule = out["indicator"].map(lambda k: catalog[k].agg)
-    out["value"] = [float(row[r]) for r, row in zip(rule, out.to_dict("records"), strict=True)]
-    out["qualifier"] = out["q_first"].where(out["q_kinds"] == 1, "")
-    out["label_vi"] = out["indicator"].map(lambda k: catalog[k].label_vi)
-    out["label_en"] = out["indicator"].map(lambda k: catalog[k].label_en)
-    out["unit"] = out["indicator"].map(lambda k: catalog[k].unit)
-    return out[columns]
+def top_indicators(long: pd.DataFrame, years: list[int], limit: int) -> list[str]:
+    """The indicators with figures in the most (province, year) cells of ``years``, catalog
+    order breaking ties; at most ``limit``, returned in catalog order."""
+    shown = long[long["year"].isin(years) & (long["province"] != "")]
+    if shown.empty:
+        return []
+    cells = shown.groupby("indicator").size()
+    order = _catalog_order()
+    best = sorted(cells.index, key=lambda k: (-int(cells[k]), order.get(k, 10**6)))[:limit]
+    return sorted(best, key=lambda k: order.get(k, 10**6))
 
 
 def _province_tables(
-    data: BriefingInput, lang: str, cite: Callable[[list[str]], str]
+    data: BriefingInput,
+    long: pd.DataFrame,
+    years: list[int],
+    lang: str,
+    cite: Callable[..., str],
 ) -> list[dict[str, Any]]:
-    """Per-indicator tables, provinces × years, when the documents name two or more provinces."""
+    """The province annex: one table per province (Vietnamese order, unknown last), rows the
+    top indicators, columns the years of the main table; when the documents name two or more
+    provinces. 63 provinces × 17 years × 30 indicators would be one unreadable table: the
+    rest is in comparison.xlsx ("Theo địa phương")."""
     known = {_s(p) for p in data.documents["province"]} - {""}
-    if len(known) < 2:
+    if len(known) < 2 or long.empty:
         return []
+    top = top_indicators(long, years, PROVINCE_TOP_INDICATORS)
     nested: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
-    for r in province_long(data.facts, data.documents).to_dict("records"):
-        nested.setdefault(r["indicator"], {}).setdefault(r["province"], {})[int(r["year"])] = r
-    order = _catalog_order()
+    for r in long[long["indicator"].isin(top)].to_dict("records"):
+        nested.setdefault(r["province"], {}).setdefault(r["indicator"], {})[int(r["year"])] = r
     out: list[dict[str, Any]] = []
-    for key in sorted(nested, key=lambda k: order.get(k, 10**6)):
-        provinces = nested[key]
-        if len(set(provinces) - {""}) < 2:
-            continue  # one province: the main table already says it all
-        years = sorted({y for by_year in provinces.values() for y in by_year})[-MAX_TABLE_YEARS:]
-        rows = []
-        shown = [p for p in provinces if any(y in provinces[p] for y in years)]
-        if len(set(shown) - {""}) < 2:
-            continue  # in the years shown, one province or none
-        for prov in sorted(shown, key=lambda p: (p == "", vi_sort_key(p))):
-            row = _table_row(key, provinces[prov], years, lang, cite)
-            row["label"] = prov or TEXT[lang]["unknown_province"]
-            rows.append(row)
-        ind = indicator_by_key()[key]
-        label = ind.label_vi if lang == "vi" else ind.label_en
-        # points of a section are lettered "a)", "b)", … in the Vietnamese order (Decree 30)
-        letter = POINT_LETTERS[len(out) % len(POINT_LETTERS)]
+    for prov in sorted(nested, key=lambda p: (p == "", vi_sort_key(p))):
+        rows = [
+            _table_row(key, nested[prov][key], years, lang, cite)
+            for key in top
+            if key in nested[prov] and any(y in nested[prov][key] for y in years)
+        ]
+        if not rows:
+            continue  # no figure of a top indicator in the years shown
+        name = prov or TEXT[lang]["unknown_province"]
         out.append(
             {
-                "title": f"{letter}) " + TEXT[lang]["province_table"].format(label=label),
-                "unit": unit_label(ind.unit, lang),
+                "title": f"{len(out) + 1}. {name}",
+                "unit": "",
                 "years": [str(y) for y in years],
                 "rows": rows,
             }
@@ -792,51 +897,72 @@ def _province_tables(
 
 
 def _plans(
-    data: BriefingInput, lang: str, cite: Callable[[list[str]], str]
-) -> list[dict[str, Any]]:
-    """Plan figures (targets for the next period), apart from the results."""
-    facts = data.facts
-    plans = facts[facts["kind"] == "plan"]
+    data: BriefingInput, db: BriefingDB, lang: str, cite: Callable[..., str]
+) -> tuple[list[dict[str, Any]], int]:
+    """Plan figures (targets for the next period), apart from the results: by plan year and
+    document, the latest ``MAX_PLAN_ROWS`` of them; and how many there are in all."""
     catalog = indicator_by_key()
-    plan_year = {
-        r.doc_id: ("" if _num(r.plan_year) is None else str(int(r.plan_year)))
-        for r in data.documents.itertuples()
-    }
+    year = "coalesce(CAST(d.plan_year AS VARCHAR), '—')"
+    order = ", ".join(f"f.{c.strip()}" for c in db.order.split(","))
+    picked = _records(
+        db,
+        f"""SELECT f.*, {year} AS _plan_year FROM b_facts f
+            LEFT JOIN (SELECT doc_id, any_value(plan_year) AS plan_year FROM b_docs
+                       GROUP BY doc_id) d ON d.doc_id = f.doc_id
+            WHERE f.kind = 'plan'
+            ORDER BY {year} DESC, f.doc_id DESC, {_desc(order)} LIMIT {MAX_PLAN_ROWS}""",
+    )
+    total = _scalar(db, "SELECT count(*) FROM b_facts WHERE kind = 'plan'")
     rows = []
-    for f in plans.to_dict("records"):
+    for f in reversed(picked):
         ind = catalog.get(_s(f["indicator"]))
         rows.append(
             {
                 "doc": _s(f["doc_id"]),
-                "year": plan_year.get(_s(f["doc_id"]), "") or "—",
+                "year": _s(f["_plan_year"]),
                 "label": _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang),
                 "value": f"{fact_value(f, lang)} {cite([f['fact_id']])}",
             }
         )
-    rows.sort(key=lambda r: (r["year"], r["doc"]))
-    return [{"n": i, **r} for i, r in enumerate(rows, start=1)]
+    return [{"n": i, **r} for i, r in enumerate(rows, start=1)], total
 
 
 def _conferences(
     data: BriefingInput,
+    db: BriefingDB,
     lang: str,
-    cite: Callable[[list[str]], str],
+    cite: Callable[..., str],
     limit: int | None = MAX_CONFERENCES,
 ) -> list[dict[str, Any]]:
     """One entry per document (a conference or review), by year and date; the latest
-    ``limit`` when there are more."""
+    ``limit`` when there are more. Their details and facts are read for them only."""
     t = TEXT[lang]
     catalog = indicator_by_key()
-    docs = data.documents.assign(
-        _y=data.documents["year"].fillna(0).astype(int),
-        _d=data.documents["conference_date"].map(_s),
+    docs = data.documents
+    keys = pd.DataFrame(
+        {
+            "doc_id": docs["doc_id"].astype(str).to_numpy(),
+            "_y": docs["year"].fillna(0).astype(int).to_numpy(),
+            "_d": docs["conference_date"].map(_s).to_numpy(),
+        }
+    ).sort_values(["_y", "_d", "doc_id"])
+    shown_ids = list(keys["doc_id"])
+    if limit is not None and len(shown_ids) > limit:
+        shown_ids = shown_ids[len(shown_ids) - limit :]
+    shown = pd.DataFrame(
+        {"doc_id": pd.Series(shown_ids, dtype=object), "_pos": range(len(shown_ids))}
     )
-    ordered = docs.sort_values(["_y", "_d", "doc_id"]).to_dict("records")
-    if limit is not None and len(ordered) > limit:
-        ordered = ordered[len(ordered) - limit :]
-    shown = {str(d["doc_id"]) for d in ordered}
+    ordered = _records(
+        db,
+        "SELECT d.* FROM b_docs d JOIN _shown s ON s.doc_id = d.doc_id ORDER BY s._pos",
+        {"_shown": shown},
+    )
     by_doc: dict[str, list[dict[str, Any]]] = {}
-    for f in data.facts[data.facts["doc_id"].astype(str).isin(shown)].to_dict("records"):
+    for f in _records(
+        db,
+        f"SELECT * FROM b_facts WHERE doc_id IN (SELECT doc_id FROM _shown) ORDER BY {db.order}",
+        {"_shown": shown},
+    ):
         by_doc.setdefault(str(f["doc_id"]), []).append(f)
     out = []
     for i, d in enumerate(ordered, start=1):
@@ -848,7 +974,7 @@ def _conferences(
             label = _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang)
             line = f"{label}: {value} {cite([f['fact_id']])}"
             (plans if f["kind"] == "plan" else results).append(line)
-        year = "" if pd.isna(d["year"]) else t["doc_year"].format(year=int(d["year"]))
+        year = "" if _num(d["year"]) is None else t["doc_year"].format(year=int(d["year"]))
         title = _s(d["title"]) or t["doc_heading"].format(doc_id=d["doc_id"])
         province = _s(d["province"]) or t["unknown"]
         # "4" from the text, 4.0 when read back from documents.csv
@@ -872,11 +998,14 @@ def _conferences(
     return out
 
 
-def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
+def _quality(data: BriefingInput, db: BriefingDB, lang: str) -> dict[str, list[str]]:
     """The data-quality annex: what could not be used or placed, each with its reason."""
     t = TEXT[lang]
+    docs = data.documents
+    no_year = docs["year"].isna().to_numpy()
+    no_prov = (docs["province"].map(_s) == "").to_numpy()
     unknown = []
-    for d in data.documents.to_dict("records"):
+    for d in docs[no_year | no_prov].head(MAX_QUALITY_ITEMS + 1).to_dict("records"):
         if _num(d["year"]) is None:
             unknown.append(t["unknown_doc"].format(doc_id=d["doc_id"], what=t["no_year"]))
         if not _s(d["province"]):
@@ -886,7 +1015,13 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
                     what=t["no_prov"].format(reason=_s(d["province_reason"]) or t["unknown"]),
                 )
             )
-    other = data.facts[data.facts["indicator"] == "other"]
+    n_unknown = int(no_year.sum() + no_prov.sum())
+    other = _records(
+        db,
+        f"SELECT * FROM b_facts WHERE indicator = 'other' ORDER BY {db.order} "
+        f"LIMIT {MAX_QUALITY_ITEMS + 1}",
+    )
+    n_other = _scalar(db, "SELECT count(*) FROM b_facts WHERE indicator = 'other'")
     more = TEXT[lang]["more_items"]
     return {
         "quarantine": _capped(
@@ -905,13 +1040,13 @@ def _quality(data: BriefingInput, lang: str) -> dict[str, list[str]]:
             len(data.duplicates),
             more.format(n="{n}", where="run.json"),
         ),
-        "unknown": _capped(unknown, len(unknown), more.format(n="{n}", where="documents.csv")),
+        "unknown": _capped(unknown, n_unknown, more.format(n="{n}", where="documents.csv")),
         "other": _capped(
             [
                 f"{r['doc_id']}: {fact_value(r, lang)} — “{_s(r['noun_phrase']) or _s(r['label'])}”"
-                for r in other.head(MAX_QUALITY_ITEMS + 1).to_dict("records")
+                for r in other
             ],
-            len(other),
+            n_other,
             more.format(n="{n}", where="facts.csv"),
         ),
         "vague": _capped(
@@ -1185,101 +1320,77 @@ def _wide_rows(long: pd.DataFrame, years: list[int], lang: str) -> list[list[Any
 
 
 def comparison_xlsx(
-    data: BriefingInput, lang: str = "vi", numbers: dict[str, int] | None = None
+    data: BriefingInput,
+    lang: str = "vi",
+    numbers: dict[str, int] | None = None,
+    db: BriefingDB | None = None,
+    provinces: pd.DataFrame | None = None,
 ) -> bytes:
     """The briefing's tables as a workbook for analysts: numbers stay numbers.
 
     Sheets: the yearly comparison (indicators × years, with the latest change), the same per
-    province, the plan figures, and every fact with its source sentence. Workbook properties
-    and zip entries carry fixed times, so the same data give the same bytes.
+    province, the plan figures, and the facts with their source sentences, those the
+    briefing quotes first with their number [n]. Fact sheets stop at ``MAX_XLSX_FACT_ROWS``
+    with a row that says how many more facts.csv has. Workbook properties and zip entries
+    carry fixed times, so the same data give the same bytes.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
+    if db is None:
+        with open_briefing(data) as own:
+            return comparison_xlsx(data, lang, numbers, own, provinces)
+    from tasks.export import Sheet, stream_xlsx
 
     x = XLSX_TEXT[lang]
-    # write-only: rows stream to the file instead of living as cell objects (4x faster, and
-    # memory does not grow with the rows)
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    wrap = Alignment(wrap_text=True, vertical="top")
+    sheets: list[Sheet] = []
 
-    def sheet(title: str, header: list[str], rows: list[list[Any]], first: bool = False) -> None:
-        ws = wb.create_sheet(title)
-        ws.freeze_panes = "A2"
-        for col, width in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (42, 18, 14), strict=False):
-            ws.column_dimensions[col].width = width
-        head = []
-        for text in header:
-            cell = WriteOnlyCell(ws, value=text)
-            cell.font, cell.alignment = bold, wrap
-            head.append(cell)
-        ws.append(head)
-        for row in rows[:MAX_XLSX_FACT_ROWS]:
-            ws.append([_number_cell(ws, v) if isinstance(v, float) else v for v in row])
-        if len(rows) > MAX_XLSX_FACT_ROWS:
-            ws.append([XLSX_MORE[lang].format(n=len(rows) - MAX_XLSX_FACT_ROWS)])
+    def sheet(title: str, header: list[str], rows: list[list[Any]], total: int) -> None:
+        """A sheet of at most ``MAX_XLSX_FACT_ROWS`` rows, and a row saying how many more."""
+        more = [[XLSX_MORE[lang].format(n=total - MAX_XLSX_FACT_ROWS)]]
+        kept = rows[:MAX_XLSX_FACT_ROWS] + (more if total > MAX_XLSX_FACT_ROWS else [])
+        sheets.append(Sheet(title, header, kept))
 
     comp = data.comparison
     years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
     tail = [x["compared"], x["change"], x["pct"], x["qualifiers"]]
-    sheet(
-        x["comparison"],
-        [x["indicator"], x["key"], x["unit"], *map(str, years), *tail],
-        _wide_rows(comp, years, lang),
-        first=True,
-    )
-    long = province_long(data.facts, data.documents)
+    wide = _wide_rows(comp, years, lang)
+    sheet(x["comparison"], [x["indicator"], x["key"], x["unit"], *map(str, years), *tail], wide, 0)
+    long = province_sql(db) if provinces is None else provinces
     prov_rows: list[list[Any]] = []
     if not long.empty:
         order = _catalog_order()
         ordered = long.assign(_o=long["indicator"].map(lambda k: order.get(k, 10**6)))
-        for _, r in ordered.sort_values(["_o", "province", "year"]).iterrows():
-            prov_rows.append(
-                [
-                    _s(r["label_vi"] if lang == "vi" else r["label_en"]),
-                    _s(r["indicator"]),
-                    unit_label(_s(r["unit"]), lang),
-                    _s(r["province"]) or TEXT[lang]["unknown_province"],
-                    int(r["year"]),
-                    float(r["value"]),
-                    _s(r["qualifier"]) or None,
-                ]
+        ordered = ordered.sort_values(["_o", "province", "year"])
+        label = ordered["label_vi" if lang == "vi" else "label_en"].map(_s)
+        unknown = TEXT[lang]["unknown_province"]
+        prov_rows = [
+            [
+                lab,
+                ind,
+                unit_label(_s(unit), lang),
+                _s(prov) or unknown,
+                int(y),
+                float(v),
+                _s(q) or None,
+            ]
+            for lab, ind, unit, prov, y, v, q in zip(
+                label,
+                ordered["indicator"],
+                ordered["unit"],
+                ordered["province"],
+                ordered["year"],
+                ordered["value"],
+                ordered["qualifier"],
+                strict=True,
             )
+        ]
     sheet(
         x["provinces"],
         [x["indicator"], x["key"], x["unit"], x["province"], x["year"], x["value"], x["qualifier"]],
         prov_rows,
+        0,
     )
     # the numbers [n] of the briefing's sources annex, so that a cell can be looked up here
     if numbers is None:
-        numbers = trace_numbers(build_context(data, Organisation(), lang)["trace"])
-    number = numbers
-    plan_year = {
-        r.doc_id: (None if _num(r.plan_year) is None else int(r.plan_year))
-        for r in data.documents.itertuples()
-    }
-    catalog = indicator_by_key()
-    fact_rows: dict[str, list[list[Any]]] = {"plan": [], "result": []}
-    for f in data.facts.itertuples():
-        ind = catalog.get(_s(f.indicator))
-        is_plan = f.kind == "plan"
-        year = plan_year.get(f.doc_id) if is_plan else (None if pd.isna(f.year) else int(f.year))
-        fact_rows["plan" if is_plan else "result"].append(
-            [
-                number.get(_s(f.fact_id)),
-                _s(f.fact_id),
-                _s(f.doc_id),
-                _ind_label(ind, _s(f.noun_phrase) or _s(f.label), lang),
-                _s(f.indicator),
-                unit_label(_s(f.unit), lang),
-                year,
-                float(f.value),
-                _s(f.qualifier) or None,
-                TEXT[lang]["plan"] if is_plan else "",
-                _s(f.sentence),
-            ]
-        )
+        numbers = trace_numbers(build_context(data, Organisation(), lang, db=db)["trace"])
     head = [
         x["n"],
         "fact_id",
@@ -1293,28 +1404,66 @@ def comparison_xlsx(
         x["kind"],
         x["sentence"],
     ]
-    sheet(x["plans"], [*head[:6], x["plan_year"], *head[7:]], fact_rows["plan"])
-    every = fact_rows["result"] + fact_rows["plan"]
-    sheet(x["sources"], head, sorted(every, key=lambda r: (r[0] is None, r[0] or 0)))
-    wb.properties.creator = wb.properties.lastModifiedBy = "tonghop"
-    wb.properties.created = FIXED_TIME
-    buf = io.BytesIO()
-    wb.save(buf)
-    return stable_zip(_fixed_core_times(buf.getvalue()))
+    cap = MAX_XLSX_FACT_ROWS
+    with_plan_year = (
+        "SELECT f.*, d.plan_year AS _plan_year, n.n AS _n FROM b_facts f "
+        "LEFT JOIN (SELECT doc_id, any_value(plan_year) AS plan_year FROM b_docs "
+        "GROUP BY doc_id) d ON d.doc_id = f.doc_id "
+        "LEFT JOIN _numbers n ON n.fact_id = f.fact_id"
+    )
+    numbered = pd.DataFrame(
+        {
+            "fact_id": pd.Series(list(numbers), dtype=object),
+            "n": pd.Series(list(numbers.values()), dtype="int64"),
+        }
+    )
+    plans = _records(
+        db,
+        f"SELECT * FROM ({with_plan_year}) WHERE kind = 'plan' ORDER BY {db.order} LIMIT {cap}",
+        {"_numbers": numbered},
+    )
+    n_plans = _scalar(db, "SELECT count(*) FROM b_facts WHERE kind = 'plan'")
+    sheet(
+        x["plans"],
+        [*head[:6], x["plan_year"], *head[7:]],
+        [_fact_row(f, lang) for f in plans],
+        n_plans,
+    )
+    # the quoted facts first, by their number; then results and plans in the order of facts.csv
+    every = _records(
+        db,
+        f"SELECT * FROM ({with_plan_year}) "
+        f"ORDER BY _n IS NULL, _n, kind = 'plan', {db.order} LIMIT {cap}",
+        {"_numbers": numbered},
+    )
+    sheet(x["sources"], head, [_fact_row(f, lang) for f in every], len(data.facts))
+    return stream_xlsx(sheets)
+
+
+def _fact_row(f: dict[str, Any], lang: str) -> list[Any]:
+    """A fact as a row of the workbook's fact sheets (the plan year for a plan)."""
+    ind = indicator_by_key().get(_s(f["indicator"]))
+    is_plan = f["kind"] == "plan"
+    year = f["_plan_year"] if is_plan else f["year"]
+    return [
+        f["_n"],
+        _s(f["fact_id"]),
+        _s(f["doc_id"]),
+        _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang),
+        _s(f["indicator"]),
+        unit_label(_s(f["unit"]), lang),
+        None if year is None else int(year),
+        float(f["value"]),
+        _s(f["qualifier"]) or None,
+        TEXT[lang]["plan"] if is_plan else "",
+        _s(f["sentence"]),
+    ]
 
 
 XLSX_MORE = {
     "vi": "… và {n} dòng khác: xem facts.csv",
     "en": "… and {n} more rows: see facts.csv",
 }
-
-
-def _number_cell(ws: Any, value: float) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.number_format = "#,##0.##"
-    return cell
 
 
 def trace_numbers(trace: list[dict[str, Any]]) -> dict[str, int]:
@@ -1326,48 +1475,74 @@ def trace_numbers(trace: list[dict[str, Any]]) -> dict[str, int]:
     return numbers
 
 
-def _fixed_core_times(data: bytes) -> bytes:
-    """openpyxl stamps ``dcterms:modified`` with the time of saving; pin it to ``FIXED_TIME``."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = body.decode("utf-8")
-                text = re.sub(
-                    r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                    rf"\g<1>{stamp}\2",
-                    text,
-                )
-                body = text.encode("utf-8")
-            dst.writestr(info, body)
-    return out.getvalue()
-
-
 # --- files -------------------------------------------------------------------------------------
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename,
     so a reader never sees half a file."""
+    with atomic_file(path) as handle:
+        handle.write(data)
+    return path
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through, in pieces: renamed into place when the block
+    ends, removed if it fails, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV bytes (with a BOM, so that Excel reads Vietnamese right)."""
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+
+
+_FACT_CSV_TYPES = {"value": "DOUBLE", "value_max": "DOUBLE", "denominator": "DOUBLE",
+                   "year": "INTEGER", "start": "INTEGER", "end": "INTEGER",
+                   "original_value": "DOUBLE"}  # fmt: skip
+_DOC_CSV_TYPES = {"year": "INTEGER", "plan_year": "INTEGER", "period_start": "INTEGER",
+                  "period_end": "INTEGER", "n_facts": "INTEGER"}  # fmt: skip
+
+
+def csv_select(columns: tuple[str, ...], types: dict[str, str]) -> str:
+    """The SELECT list of ``write_csv_query`` for columns of a table: text columns with
+    ``NULLIF(c, '')``, because DuckDB writes an empty text as ``""`` and pandas as nothing."""
+    return ", ".join(f'"{c}"' if c in types else f'NULLIF("{c}", \'\') AS "{c}"' for c in columns)
+
+
+def write_csv_query(path: Path, db: BriefingDB, sql: str) -> Path:
+    """Write a query's rows as ``csv_bytes`` writes a frame, without a frame: DuckDB writes
+    the CSV (a million facts in about a second, in constant memory), then it gets the BOM.
+
+    The bytes are those of pandas for the same rows: a header, "," and minimal quoting with
+    doubled quotes, "\\n" line ends, NULL as nothing, integers as integers, floats in their
+    shortest form ("106.0"); text columns must come through ``csv_select``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, raw = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".raw", dir=path.parent)
+    os.close(fd)
+    try:
+        target = raw.replace("'", "''")
+        db.con.execute(
+            f"COPY ({sql}) TO '{target}' "
+            "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n')"
+        )
+        with atomic_file(path) as handle, open(raw, "rb") as body:
+            handle.write("\ufeff".encode())
+            shutil.copyfileobj(body, handle, 1 << 20)
+    finally:
+        Path(raw).unlink(missing_ok=True)
+    return path
 
 
 @dataclass(frozen=True)
@@ -1391,15 +1566,31 @@ def render_outputs(
     """Write facts.csv, documents.csv, quarantine.csv, comparison.xlsx and briefing.docx.
 
     The briefing is rendered first, so that a template error leaves no half-written output.
+    With the facts in the store (``StoredFacts``) the CSVs are streamed from it and only the
+    facts the briefing prints are read.
     """
-    charts = chart_pngs(data.comparison, lang)
-    context = build_context(data, org, lang)
-    docx = render_docx(template or default_template(lang), context, charts)
-    xlsx = comparison_xlsx(data, lang, trace_numbers(context["trace"]))
-    docs = data.documents.drop(columns=["directions"], errors="ignore")
+    with open_briefing(data) as db:
+        provinces = province_sql(db)
+        charts = chart_pngs(data.comparison, lang)
+        context = build_context(data, org, lang, db=db, provinces=provinces)
+        docx = render_docx(template or default_template(lang), context, charts)
+        xlsx = comparison_xlsx(data, lang, trace_numbers(context["trace"]), db, provinces)
+        if isinstance(data.facts, StoredFacts):
+            fact_cols = csv_select((*FACT_COLUMNS, "override", "original_value"), _FACT_CSV_TYPES)
+            facts = write_csv_query(
+                out / "facts.csv", db, f"SELECT {fact_cols} FROM b_facts ORDER BY {db.order}"
+            )
+            doc_cols = csv_select(DOCUMENT_COLUMNS, _DOC_CSV_TYPES)
+            documents = write_csv_query(
+                out / "documents.csv", db, f"SELECT {doc_cols} FROM b_docs ORDER BY doc_id"
+            )
+        else:
+            facts = write_atomic(out / "facts.csv", csv_bytes(data.facts))
+            docs = data.documents.drop(columns=["directions"], errors="ignore")
+            documents = write_atomic(out / "documents.csv", csv_bytes(docs))
     return RenderResult(
-        facts=write_atomic(out / "facts.csv", csv_bytes(data.facts)),
-        documents=write_atomic(out / "documents.csv", csv_bytes(docs)),
+        facts=facts,
+        documents=documents,
         quarantine=write_atomic(out / "quarantine.csv", csv_bytes(data.quarantine)),
         comparison=write_atomic(out / "comparison.xlsx", xlsx),
         briefing=write_atomic(out / "briefing.docx", docx),

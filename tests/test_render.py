@@ -291,8 +291,12 @@ def test_a_figure_of_many_facts_quotes_a_few_and_counts_the_rest() -> None:
     )
     ctx = build_context(many, ORG, "vi")
     entry = ctx["trace"][0]
-    assert len(entry["fact_ids"]) == 10 and entry["doc"] == "d0; d1; d2; …"
-    assert entry["sentence"].endswith("(và 7 số liệu khác: xem comparison.xlsx, trang Nguồn)")
+    # three quoted, the seven others counted and found in facts.csv by the cell's keys
+    assert entry["fact_ids"] == ["m0", "m1", "m2"] and entry["count"] == 10
+    assert entry["doc"] == "d0; d1; d2; …"
+    assert entry["sentence"].endswith(
+        "(và 7 số liệu khác của ô này: xem facts.csv theo chỉ tiêu, năm, địa phương)"
+    )
 
 
 def test_conference_sections_are_capped_with_a_note() -> None:
@@ -302,13 +306,43 @@ def test_conference_sections_are_capped_with_a_note() -> None:
     assert build_context(_data(), ORG, "vi")["conferences_more"] == ""
 
 
-def test_province_tables_only_with_several_provinces() -> None:
+def test_province_annex_has_a_table_per_province_of_the_top_indicators(monkeypatch) -> None:
+    from tasks import render
+
     ctx = build_context(_data(), ORG, "vi")
     tables = {t["title"]: t for t in ctx["province_tables"]}
-    table = tables['a) Mô hình "Dân vận khéo" xây dựng mới']
-    by_province = {r["label"]: [c.split(" [")[0] for c in r["cells"]] for r in table["rows"]}
-    assert by_province == {"Hà Tĩnh": ["—", "1.340"], "Nghệ An": ["155", "2.000"]}
+    assert list(tables) == ["1. Hà Tĩnh", "2. Nghệ An"]  # Vietnamese order, numbered
+    cells = {
+        title: {r["key"]: [c.split(" [")[0] for c in r["cells"]] for r in t["rows"]}
+        for title, t in tables.items()
+    }
+    assert cells["1. Hà Tĩnh"] == {
+        "dan_van_kheo_new": ["—", "1.340"],
+        "kinh_phi": ["—", "~ 200 triệu"],
+    }
+    assert cells["2. Nghệ An"]["dan_van_kheo_new"] == ["155", "2.000"]
+    assert ctx["province_note"].startswith("Mỗi bảng trình bày 6 chỉ tiêu")
+    # room for one indicator: the one with figures in the most (province, year) cells
+    monkeypatch.setattr(render, "PROVINCE_TOP_INDICATORS", 1)
+    ctx = build_context(_data(), ORG, "vi")
+    assert {r["key"] for t in ctx["province_tables"] for r in t["rows"]} == {"dan_van_kheo_new"}
     assert build_context(_data(provinces=False), ORG, "vi")["province_tables"] == []
+
+
+def test_caps_say_how_many_more_and_where(monkeypatch) -> None:
+    from tasks import render
+
+    monkeypatch.setattr(render, "MAX_PLAN_ROWS", 0)
+    monkeypatch.setattr(render, "MAX_SOURCES", 2)
+    ctx = build_context(_data(), ORG, "vi")
+    assert ctx["plans"] == []
+    assert ctx["plans_more"] == (
+        "… và 1 số liệu kế hoạch khác (xem comparison.xlsx, trang Kế hoạch, và facts.csv)."
+    )
+    # beyond the cap, the documents the figures quote, and a count of the rest
+    cited = {d for row in ctx["trace"] for d in row["doc"].split("; ")}
+    assert len(ctx["sources"]) == 2 and {s["doc_id"] for s in ctx["sources"]} <= cited
+    assert ctx["sources_more"] == "… và 2 văn bản khác (xem documents.csv)."
 
 
 def test_plans_conferences_and_quality() -> None:
@@ -710,3 +744,76 @@ def test_long_quality_lists_are_capped_and_say_how_many_more(monkeypatch) -> Non
         "… và 2 mục khác (xem facts.csv).",
     ]
     assert render._capped(items[:3], 3, more) == items[:3]
+
+
+# --- the store path: same briefing, facts read only where printed ------------------------------
+
+
+def _store_of(data: BriefingInput, path: Path) -> Path:
+    from tasks.store import connect
+
+    with connect(path) as con:
+        for table, frame, columns in (
+            ("documents", data.documents, (*DOCUMENT_COLUMNS, "directions")),
+            ("facts", data.facts, FACT_COLUMNS),
+        ):
+            con.register("_in", frame[list(columns)])
+            cols = ", ".join(f'"{c}"' for c in columns)
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _in")
+            con.unregister("_in")
+    return path
+
+
+def test_the_store_gives_the_briefing_the_frames_give(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tasks.aggregate import StoredFacts, aggregate_store
+
+    data = _data()
+    # documents in the store's order (by doc_id), as aggregate_store gives them
+    data = replace(data, documents=data.documents.sort_values("doc_id").reset_index(drop=True))
+    stored, unknown = aggregate_store(_store_of(data, tmp_path / "s.duckdb"), tmp_path)
+    assert isinstance(stored.facts, StoredFacts) and len(stored.facts) == len(data.facts)
+    assert unknown == []
+    # the store knows no quarantine, duplicates or vague amounts of these hand-made frames
+    stored = replace(
+        stored, quarantine=data.quarantine, duplicates=data.duplicates, vague=data.vague
+    )
+    a = render_outputs(data, tmp_path / "frames", ORG, "vi")
+    b = render_outputs(stored, tmp_path / "store", ORG, "vi")
+    assert a.briefing.read_bytes() == b.briefing.read_bytes()
+    assert a.comparison is not None and b.comparison is not None
+    assert a.comparison.read_bytes() == b.comparison.read_bytes()
+
+
+def test_every_figure_in_the_docx_has_a_number_that_quotes_its_sentence(
+    rendered: dict[str, Path],
+) -> None:
+    data = _data()
+    ctx = build_context(data, ORG, "vi")
+    trace = {s["n"]: s for s in ctx["trace"]}
+    doc = Document(str(rendered["vi"] / "briefing.docx"))
+    annex = next(
+        t
+        for t in doc.tables
+        if t.rows[0].cells[0].text == "TT" and "Câu nguồn" in [c.text for c in t.rows[0].cells]
+    )
+    # every year cell of every comparison table (body and province annex) carries its [n]
+    tables = [t for t in doc.tables if t.rows[0].cells[0].text == "Chỉ tiêu"]
+    assert len(tables) == 1 + len(ctx["province_tables"])
+    for table in tables:
+        header = [c.text for c in table.rows[0].cells]
+        year_cols = [i for i, h in enumerate(header) if h.isdigit()]
+        for row in table.rows[1:]:
+            for i in year_cols:
+                cell = row.cells[i].text
+                if cell != "—":
+                    n = int(re.fullmatch(r".+ \[(\d+)\]", cell).group(1))
+                    assert n in trace
+    # and the annex row [n] quotes the sentences of the facts behind it
+    sentences = dict(zip(data.facts["fact_id"], data.facts["sentence"], strict=True))
+    printed = {int(r.cells[0].text): r.cells[4].text for r in annex.rows[1:]}
+    assert set(printed) == set(trace)
+    for n, entry in trace.items():
+        for fid in entry["fact_ids"]:
+            assert f"“{sentences[fid]}”" in printed[n]
