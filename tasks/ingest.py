@@ -360,6 +360,21 @@ def minhash(text: str) -> tuple[np.ndarray, int] | None:
     return z.min(axis=0), len(shingles)
 
 
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """One 64-bit key per LSH band of each signature: ``(n, NUM_PERM)`` → ``(n, BANDS)``.
+
+    The band's values are mixed into one number (with the band's own number, so that equal
+    values in two bands do not meet). Two documents that share a key are candidates; a
+    collision only adds a candidate, which the signature comparison then rejects.
+    """
+    rows = NUM_PERM // BANDS
+    x = np.ascontiguousarray(sigs, dtype=np.uint64).reshape(len(sigs), BANDS, rows)
+    with np.errstate(over="ignore"):
+        keys = (x * (_SEEDS[:rows] | np.uint64(1))).sum(axis=2, dtype=np.uint64)
+        keys ^= np.arange(1, BANDS + 1, dtype=np.uint64) * _MIX
+    return keys
+
+
 @dataclass
 class Deduplicator:
     """Keeps what has been read so far and tells whether a new document repeats it.
@@ -368,6 +383,9 @@ class Deduplicator:
     word 5-grams >= ``threshold``, or the new text's 5-grams nearly all inside an earlier
     text's (``contained``). MinHash with LSH bands: a new document is compared with the few
     candidates that share a band, not with every document read.
+
+    Documents known in bulk (a store's active documents, ``add_known``) are indexed in sorted
+    arrays, searched with ``np.searchsorted``; documents added one by one go to a dict.
     """
 
     threshold: float = NEAR_THRESHOLD
@@ -376,7 +394,9 @@ class Deduplicator:
     _sigs: list[np.ndarray] = field(default_factory=list)
     _sizes: list[int] = field(default_factory=list)
     _sources: list[str] = field(default_factory=list)
-    _bands: dict[tuple[int, bytes], list[int]] = field(default_factory=dict)
+    _bands: dict[int, list[int]] = field(default_factory=dict)
+    _bulk_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    _bulk_owner: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def check(self, doc: SourceDoc) -> tuple[str, str] | None:
         """Register ``doc`` unless it repeats one seen before.
@@ -398,9 +418,8 @@ class Deduplicator:
             return "exact", self._exact[key]
         if found is not None:
             sig, size = found
-            rows = NUM_PERM // BANDS
-            band_keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(BANDS)]
-            candidates = sorted({j for bk in band_keys for j in self._bands.get(bk, ())})
+            keys = band_keys(sig[None, :])[0]
+            candidates = sorted(self._candidates(keys))
             if candidates:
                 same = (np.stack([self._sigs[j] for j in candidates]) == sig).mean(axis=1)
                 for j, jaccard in zip(candidates, same.tolist(), strict=True):
@@ -413,10 +432,50 @@ class Deduplicator:
             self._sigs.append(sig)
             self._sizes.append(size)
             self._sources.append(source)
-            for bk in band_keys:
-                self._bands.setdefault(bk, []).append(index)
+            for k in keys.tolist():
+                self._bands.setdefault(k, []).append(index)
         self._exact[key] = source
         return None
+
+    def _candidates(self, keys: np.ndarray) -> set[int]:
+        """Indices of the documents that share at least one band key with ``keys``."""
+        found: set[int] = set()
+        if self._bulk_keys.size:
+            lo = np.searchsorted(self._bulk_keys, keys, side="left")
+            hi = np.searchsorted(self._bulk_keys, keys, side="right")
+            for start, end in zip(lo.tolist(), hi.tolist(), strict=True):
+                if end > start:
+                    found.update(self._bulk_owner[start:end].tolist())
+        for k in keys.tolist():
+            found.update(self._bands.get(k, ()))
+        return found
+
+    def add_known(
+        self, keys: list[str], sigs: np.ndarray, sizes: list[int], sources: list[str]
+    ) -> None:
+        """Register documents known to repeat nothing, all at once, without checking them.
+
+        The store's active documents were checked when they were saved; indexing them in
+        sorted arrays makes a 100,000-document index a second's work rather than a minute's.
+
+        Args:
+            keys: content hash of each document.
+            sigs: their MinHash signatures, one row each (``len(keys)`` rows; a document
+                without a signature is registered by ``check_parts`` instead).
+            sizes, sources: their shingle counts and sources.
+        """
+        start = len(self._sigs)
+        self._sigs.extend(sigs)
+        self._sizes.extend(sizes)
+        self._sources.extend(sources)
+        for key, source in zip(keys, sources, strict=True):
+            self._exact.setdefault(key, source)
+        flat = np.concatenate([self._bulk_keys, band_keys(sigs).ravel()])
+        owner = np.concatenate(
+            [self._bulk_owner, np.repeat(np.arange(start, start + len(keys)), BANDS)]
+        )
+        order = np.argsort(flat, kind="stable")
+        self._bulk_keys, self._bulk_owner = flat[order], owner[order]
 
 
 # --- the stage -------------------------------------------------------------------------------

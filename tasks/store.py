@@ -309,9 +309,17 @@ def load_run_index(con: duckdb.DuckDBPyConnection, rereading: list[str]) -> RunI
     ).fetchall()
     con.unregister("_rereading")
     index = RunIndex()
-    for member, doc_id, key, signature, shingles in rows:
-        signed = (np.frombuffer(signature, dtype=np.uint64), int(shingles)) if signature else None
-        index.dedup.check_parts(key, signed, member)
+    signed = [r for r in rows if r[3]]
+    if signed:
+        index.dedup.add_known(
+            [r[2] for r in signed],
+            np.frombuffer(b"".join(r[3] for r in signed), dtype=np.uint64).reshape(len(signed), -1),
+            [int(r[4]) for r in signed],
+            [r[0] for r in signed],
+        )
+    for member, doc_id, key, signature, _ in rows:
+        if not signature:  # too short to sign: known by its exact text only
+            index.dedup.check_parts(key, None, member)
         index.doc_ids[doc_id] = member
     return index
 

@@ -19,6 +19,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from docx import Document
@@ -29,9 +30,11 @@ from tasks.encodings import encode_cp1258, encode_tcvn3, encode_vni
 from tasks.extract import extract_doc
 from tasks.ingest import (
     _SEEDS,
+    BANDS,
     NUM_PERM,
     SHINGLE,
     Deduplicator,
+    band_keys,
     id_segment,
     ingest_folder,
     list_sources,
@@ -638,6 +641,41 @@ def test_different_reports_of_one_province_are_not_duplicates() -> None:
     dedup = Deduplicator()
     for path in SEED_FILES:
         assert dedup.check(SourceDoc(path.stem, path.name, seed_text(path))) is None
+
+
+def test_band_keys_separate_bands_and_follow_the_values() -> None:
+    rows = NUM_PERM // BANDS
+    sig = np.arange(NUM_PERM, dtype=np.uint64)
+    same_bands = np.tile(sig[:rows], BANDS)  # every band holds the same values
+    keys = band_keys(np.stack([sig, sig, same_bands]))
+    assert keys.shape == (3, BANDS)
+    assert (keys[0] == keys[1]).all()
+    assert len(set(keys[2].tolist())) == BANDS  # the band's number is part of its key
+    changed = sig.copy()
+    changed[0] += 1  # one value of band 0
+    other = band_keys(changed[None, :])[0]
+    assert other[0] != keys[0][0] and (other[1:] == keys[0][1:]).all()
+
+
+def test_bulk_index_gives_the_verdicts_of_one_built_doc_by_doc() -> None:
+    texts = [seed_text(p) for p in SEED_FILES]
+    # a copy with its last paragraph cut: a near-duplicate of the first seed
+    texts.append("\n".join(paragraphs(texts[0])[:-1]))
+    signed = [minhash(t) for t in texts]
+    assert all(s is not None for s in signed)
+    one_by_one, bulk = Deduplicator(), Deduplicator()
+    for i in range(4):
+        assert one_by_one.check_parts(f"h{i}", signed[i], f"s{i}") is None
+    bulk.add_known(
+        [f"h{i}" for i in range(4)],
+        np.stack([s[0] for s in signed[:4]]),
+        [s[1] for s in signed[:4]],
+        [f"s{i}" for i in range(4)],
+    )
+    for dedup in (one_by_one, bulk):
+        assert dedup.check_parts("h2", None, "again") == ("exact", "s2")
+        assert dedup.check_parts("h5", signed[5], "cut copy") == ("near", "s0")
+        assert dedup.check_parts("h4", signed[4], "fifth seed") is None
 
 
 # --- fuzz ------------------------------------------------------------------------------------
