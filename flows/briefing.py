@@ -102,7 +102,9 @@ def build_briefing(
     # --- ingest → normalise → extract, one task run per batch; save each batch ---
     outcomes: list[tuple[str, str]] = []
     with timer.stage("extract"):
-        index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
+        # the store's documents, to check new ones against; not needed when nothing is new
+        if scan.plan.to_read:
+            index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
         # at most IN_FLIGHT batches at a time, so that memory stays bounded
         for window in batches(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
             futures = [

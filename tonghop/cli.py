@@ -17,9 +17,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tonghop
-from tonghop.config import Config, ConfigError, find_config, load_config
+from tonghop.api import LocalAPI, start_early
+
+if TYPE_CHECKING:  # the config imports the render stage (pandas, Prefect): see _build
+    from tonghop.config import Config
 
 DEFAULT_STORE = Path("data/tonghop.duckdb")
 
@@ -186,12 +190,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> tuple[Path | None, Config]:
     """The config file and its validated content; raises ConfigError naming a bad key."""
+    from tonghop.config import find_config, load_config
+
     path = find_config(args.config, os.environ, Path.cwd())
     return path, load_config(path, os.environ)
 
 
 def _build(args: argparse.Namespace) -> int:
+    early = start_early()  # boots on the other core while the flow's modules are imported
     from flows.briefing import build_briefing
+    from tonghop.config import ConfigError
 
     try:
         config_path, settings = _settings(args)
@@ -201,7 +209,7 @@ def _build(args: argparse.Namespace) -> int:
         print(f"tonghop: {err}", file=sys.stderr)
         return 2
     try:
-        with _runner(args) as wrap:
+        with _api(early), _runner(args) as wrap:
             result = wrap(build_briefing)(
                 source=args.source or settings.paths.source,
                 out=args.out or settings.paths.out,
@@ -224,6 +232,30 @@ def _build(args: argparse.Namespace) -> int:
         f"{result['facts']} facts; this run: {counts or 'nothing new'})"
     )
     return 0
+
+
+@contextlib.contextmanager
+def _api(early: LocalAPI | None) -> Iterator[None]:
+    """Use the local API started early, unless Prefect's settings name another one."""
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if early is not None and PREFECT_API_URL.value():  # a profile or prefect.toml names one
+        early.stop()
+        early = None
+    if early is None:
+        yield
+        return
+    try:
+        early.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+        # process-pool and Dask workers read the environment; this process its settings
+        os.environ["PREFECT_API_URL"] = early.url
+        with temporary_settings({PREFECT_API_URL: early.url}):
+            yield
+            APILogWorker.drain_all()  # send the last logs before the server goes away
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        early.stop()
 
 
 @contextlib.contextmanager
@@ -280,6 +312,7 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
 def _serve(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
+    from tonghop.config import ConfigError
     from tonghop.serve import serve_deployments
 
     try:

@@ -1,0 +1,134 @@
+"""A local Prefect API for one ``tonghop build``, started before anything heavy is imported.
+
+Without ``PREFECT_API_URL`` Prefect starts a temporary server (uvicorn serving
+``prefect.server``'s app, UI off, on the local SQLite database) the first time a flow needs
+the API: after this process has imported pandas, DuckDB, docxtpl and the stages, and after it
+has imported the server's own modules too, which nobody here needs. On two cores that is
+~10 s spent one after the other. Starting the very same server first, as a subprocess, lets it
+boot on one core while this process imports on the other, and keeps the server's modules out
+of this process.
+
+The server is Prefect's ephemeral one in all but who starts it: the same app factory and flags
+(``PREFECT__SERVER_EPHEMERAL``, ``PREFECT__SERVER_FINAL``), the same database. A configured
+API (``PREFECT_API_URL`` in the environment, a profile or a ``prefect.toml``) always wins: the
+early server is then stopped unused.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+#: uvicorn's exit status when the port was taken between our check and its bind.
+PORT_TAKEN = 3
+
+
+def _free_port() -> int:
+    """A port on the loopback that nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prefect_dir() -> Path:
+    """The folder that holds the ``prefect`` package, found without importing it."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("prefect is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).parent
+
+
+class LocalAPI:
+    """A temporary Prefect API server in a subprocess: ``start()``, ``wait()``, ``stop()``."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The API URL, as ``PREFECT_API_URL`` wants it."""
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> LocalAPI:
+        """Launch the server and return at once; ``wait()`` before the first API call."""
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        args = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(_prefect_dir()),
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ]
+        self.process = subprocess.Popen(args, env=env)
+        atexit.register(self.stop)
+        return self
+
+    def wait(self, timeout: float) -> None:
+        """Block until the API answers its health check; raise with the reason otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None:
+                raise RuntimeError("the local Prefect API was stopped")
+            status = self.process.poll()
+            if status == PORT_TAKEN:  # lost the port to another program: try another one
+                self.start()
+                continue
+            if status is not None:
+                raise RuntimeError(f"the local Prefect API exited with status {status}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the local Prefect API did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the server (idempotent): terminate, then kill after 5 s."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_early() -> LocalAPI | None:
+    """Start a local API now if this process will need one, else None.
+
+    Only when nothing has imported Prefect yet (the ``tonghop`` command itself, not a test or
+    a program that set its own API) and the environment names no API.
+    """
+    if "prefect" in sys.modules or os.environ.get("PREFECT_API_URL"):
+        return None
+    return LocalAPI().start()
