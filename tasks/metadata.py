@@ -10,6 +10,7 @@ sentences, rather than one regex per sentence; the few regexes are compiled once
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
@@ -38,11 +39,32 @@ _DOC_NAME_BEFORE = re.compile(
 _FUTURE_LEAD = re.compile(r"tiếp tục|sẽ|phấn đấu|dự kiến|cần|phải|tập trung")
 
 
-def sentences_text(doc: NormalizedDoc) -> list[tuple[int, str, str]]:
+_last_doc = threading.local()
+
+
+def doc_memo(doc: NormalizedDoc) -> dict[Any, Any]:
+    """A scratch dict for what several finders derive from the same document.
+
+    ``read_meta`` and the extract stage ask for the sentences' texts and the plan flags of one
+    document five or six times; the dict lives until the thread moves on to another document
+    (documents are immutable, and each thread of a task runner has its own).
+    """
+    if getattr(_last_doc, "doc", None) is not doc:
+        _last_doc.doc, _last_doc.memo = doc, {}
+    memo: dict[Any, Any] = _last_doc.memo
+    return memo
+
+
+def sentences_text(doc: NormalizedDoc) -> tuple[tuple[int, str, str], ...]:
     """(paragraph, text, folded) of each analysed sentence."""
-    return [
-        (s.paragraph, doc.text[s.start : s.end], doc.folded[s.start : s.end]) for s in doc.sentences
-    ]
+    memo = doc_memo(doc)
+    found = memo.get("sentences")
+    if found is None:
+        found = memo["sentences"] = tuple(
+            (s.paragraph, doc.text[s.start : s.end], doc.folded[s.start : s.end])
+            for s in doc.sentences
+        )
+    return found
 
 
 @cache
@@ -76,11 +98,15 @@ def _sentences_with(doc: NormalizedDoc, phrases: tuple[str, ...]) -> list[int]:
 
 def plan_flags(doc: NormalizedDoc, plan_year: int | None) -> list[bool]:
     """``is_plan_sentence`` for every sentence, from one search of the whole text."""
-    phrases = _plan_markers() + ((f"năm {plan_year}",) if plan_year else ())
-    flags = [False] * len(doc.sentences)
-    for i in _sentences_with(doc, phrases):
-        flags[i] = True
-    return flags
+    memo = doc_memo(doc)
+    found = memo.get(("plan_flags", plan_year))
+    if found is None:
+        phrases = _plan_markers() + ((f"năm {plan_year}",) if plan_year else ())
+        found = [False] * len(doc.sentences)
+        for i in _sentences_with(doc, phrases):
+            found[i] = True
+        memo["plan_flags", plan_year] = found
+    return list(found)  # a copy: the caller may change its own
 
 
 # --- years -------------------------------------------------------------------------------------
@@ -543,7 +569,7 @@ class _Mention:
 
 
 _WORD_IN_RUN = re.compile(r"[^ .\-–]+")
-_RUN_SPLIT = re.compile(r"[ .\-–]+")
+_RUN_SEPARATORS = str.maketrans({".": " ", "-": " ", "–": " "})
 
 
 def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
@@ -551,10 +577,13 @@ def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
     surnames = _folded_surnames()
     out = []
     firsts = idx["by_first"]
+    first_words = firsts.keys()
     for run in _PLACE_RUN.finditer(doc.text, s, e):
         folded_run = doc.folded[run.start() : run.end()]
-        if not any(w in firsts for w in _RUN_SPLIT.split(folded_run)):
-            continue  # most capitalised runs hold no province: a set test rejects them
+        # most capitalised runs hold no province: a set test of their words rejects them
+        # (split with ``str`` methods: "Bà Rịa - Vũng Tàu" -> bà, rịa, vũng, tàu)
+        if first_words.isdisjoint(folded_run.translate(_RUN_SEPARATORS).split()):
+            continue
         words = [(w.start(), w.group()) for w in _WORD_IN_RUN.finditer(folded_run)]
         k = 0
         while k < len(words):

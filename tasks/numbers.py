@@ -49,6 +49,11 @@ def parse_number(token: str) -> float:
     return float(token.replace(".", "").replace(",", "."))
 
 
+def _number_value(token: str) -> float:
+    """``parse_number`` of a token that ``NUMBER_RE`` matched already (no second check)."""
+    return float(token.replace(".", "").replace(",", "."))
+
+
 def is_year(token: str) -> bool:
     """A bare four-digit number in 1900-2099 is a year ("2023"), never a count."""
     return token.isdigit() and len(token) == 4 and YEAR_MIN <= int(token) <= YEAR_MAX
@@ -201,6 +206,12 @@ def tail_phrase(before: str, phrases: frozenset[str], max_words: int) -> str:
     """
     words = before.rstrip().rsplit(None, max_words)
     words = words[-max_words:]
+    if not words:
+        return ""
+    # every phrase ends with the last word: one set lookup rejects most numbers at once
+    lasts = _last_words(phrases)
+    if words[-1] not in lasts and words[-1].lstrip("(") not in lasts:
+        return ""
     for k in range(len(words), 0, -1):
         phrase = " ".join(words[-k:]).lstrip("(")
         if phrase in phrases:
@@ -208,10 +219,50 @@ def tail_phrase(before: str, phrases: frozenset[str], max_words: int) -> str:
     return ""
 
 
+@cache
+def _last_words(phrases: frozenset[str]) -> frozenset[str]:
+    """The last word of each phrase: "chỉ thị số" -> "số"."""
+    return frozenset(p.split(" ")[-1] for p in phrases)
+
+
+def letters_before(text: str, end: int, floor: int) -> int:
+    """Start of the run of letters that ends at ``end`` (not before ``floor``).
+
+    "Sư đoàn 324" with ``end`` at the space before "324" gives the start of "đoàn"; a
+    character-by-character walk back over one word is cheaper than a regex search of the
+    window, which tries every start position.
+    """
+    start = end
+    while start > floor and _is_letter(text[start - 1]):
+        start -= 1
+    return start
+
+
+_LETTER = re.compile(r"\p{L}")
+
+
+def _is_letter(c: str) -> bool:
+    # ``\p{L}`` of the regex module knows letters of a newer Unicode than ``str.isalpha``
+    return c.isalpha() or (not c.isascii() and _LETTER.match(c) is not None)
+
+
+def opens_clause(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` ends in a clause opener ("," ";" ":" "(" a quote), white
+    space after it allowed: the word at ``end`` then opens a clause ("..., Hơn 300")."""
+    k = end
+    while k > start and _is_space(text[k - 1]):
+        k -= 1
+    return k > start and text[k - 1] in _CLAUSE_OPENERS
+
+
+def _is_space(c: str) -> bool:
+    # ``str.isspace`` as the regex ``\s`` has it: Python also counts the separators \x1c-\x1f
+    return c.isspace() and c not in "\x1c\x1d\x1e\x1f"
+
+
+_CLAUSE_OPENERS = frozenset(',;:("“')
 _DATE_SEPS = frozenset("./-")
 _UPPER_CODE = re.compile(r"[\p{Lu}Đ]")
-_CAPITALISED_BEFORE = re.compile(r"([\p{L}]+)\s$")
-_CLAUSE_START = re.compile(r"[,;:(\"“]\s*$")
 _NOUN_WORD = re.compile(r"[\p{L}\d-]+")
 _FIRST_WORD = re.compile(r"\s*(\p{L}+)")
 _PUNCT_STOP_CHARS = frozenset(",;:.!?()[]\"“”'‘’/…")
@@ -310,8 +361,9 @@ def _read_one(
     text: str, folded: str, m: re.Match[str], s_start: int, s_end: int
 ) -> Mention | Refusal:
     p = _patterns()
-    a, b, sep = m.group("a"), m.group("b"), (m.group("sep") or "").strip()
-    n_start, n_end = m.start(), m.end()
+    whole, a, sep, b = m.group(0, "a", "sep", "b")
+    sep = (sep or "").strip()
+    n_start, n_end = m.span()
     before = folded[max(s_start, n_start - 60) : n_start]
     after = folded[n_end:s_end]
     nxt = text[n_end : n_end + 3]
@@ -319,10 +371,10 @@ def _read_one(
     def refuse(reason: str) -> Refusal:
         return Refusal(n_start, n_end, reason)
 
-    digits = sum(c.isdigit() for c in m.group())
     if (
         (a.startswith("0") and a.replace(".", "").isdigit() and len(a.replace(".", "")) >= 4)
-        or digits >= 10
+        # ten digits need ten characters: most numbers skip the count
+        or (len(whole) >= 10 and sum(c.isdigit() for c in whole) >= 10)
         or (before[-1:] == " " and _PHONE_BEFORE.search(text, max(s_start, n_start - 6), n_start))
     ):
         return refuse("phone or code number")
@@ -350,12 +402,12 @@ def _read_one(
     if after[:1] == " " and after[1:2] in p["unit_starts"] and p["time_unit"].match(after):
         return refuse("duration or age (qua 5 năm)")
 
-    value = parse_number(a)
+    value = _number_value(a)
     denominator = value_max = None
     if b and sep == "/":
-        denominator = parse_number(b)
+        denominator = _number_value(b)
     elif b:
-        value_max = parse_number(b)
+        value_max = _number_value(b)
         if value_max <= value:
             return refuse("not a range (a-b with b <= a)")
 
@@ -414,13 +466,12 @@ def _after_capitalised_name(text: str, n_start: int, s_start: int) -> bool:
     """ "Đoàn 379", "Trung đoàn 812": a capitalised word right before the number, mid-sentence."""
     if n_start - s_start < 2 or text[n_start - 1] != " " or not text[n_start - 2].isalpha():
         return False
-    m = _CAPITALISED_BEFORE.search(text, max(s_start, n_start - 40), n_start)
-    if not m or not m.group(1)[0].isupper():
+    word_start = letters_before(text, n_start - 1, max(s_start, n_start - 40))
+    if not text[word_start].isupper():
         return False
-    word_start = n_start - len(m.group(0))
-    if word_start <= s_start or _CLAUSE_START.search(text, s_start, word_start):
+    if word_start <= s_start or opens_clause(text, s_start, word_start):
         return False  # first word of a sentence or clause: "Hơn 300 ...", "Có 5 ..."
-    return not _qualifier(fold(m.group(1)))
+    return not _qualifier(fold(text[word_start : n_start - 1]))
 
 
 def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 7) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from tasks.metadata import read_meta
+from tasks.metadata import doc_memo, plan_flags, read_meta, sentences_text
 from tasks.normalize import normalize_doc
 from tasks.records import SourceDoc
 
@@ -250,3 +252,39 @@ def test_a_recruitment_review_in_march_is_of_the_same_year() -> None:
         "công dân nhập ngũ năm 2021."
     )
     assert (m.year, m.conference_date) == (2021, "2021-03-26")
+
+
+# --- per-document memo -----------------------------------------------------------------------
+
+
+def _doc(text: str):
+    return normalize_doc(SourceDoc("d", "d.txt", text))
+
+
+def test_memo_is_per_document_and_per_thread() -> None:
+    a = _doc("Năm 2023, tỉnh giao 500 công dân nhập ngũ. Năm 2024 phấn đấu giao quân đạt 100%.")
+    b = _doc("Hội nghị tổng kết năm 2022.")
+    doc_memo(a)["x"] = 1
+    assert doc_memo(a) == {"x": 1}
+    assert doc_memo(b) == {}  # another document: a fresh memo
+    assert doc_memo(a) == {}  # and the first one's was dropped
+    seen = []
+    doc_memo(a)["x"] = 2
+    worker = threading.Thread(target=lambda: seen.append(dict(doc_memo(a))))
+    worker.start()
+    worker.join()
+    assert seen == [{}]  # a thread never reads another thread's memo
+    assert doc_memo(a) == {"x": 2}
+
+
+def test_memoised_finders_answer_for_the_document_asked() -> None:
+    a = _doc("Năm 2023, tỉnh giao 500 công dân nhập ngũ. Năm 2024 phấn đấu giao quân đạt 100%.")
+    b = _doc("Phương hướng năm tới: giữ vững an ninh. Năm 2023 giao 300 công dân.")
+    assert plan_flags(a, 2024) == [False, True]
+    assert plan_flags(a, None) == [False, True]  # "phấn đấu" marks a plan by itself
+    assert plan_flags(b, None) == [True, False]
+    flags = plan_flags(a, 2024)
+    flags[0] = True  # the caller's copy: the memo keeps its own
+    assert plan_flags(a, 2024) == [False, True]
+    assert [text for _, text, _ in sentences_text(a)][0].startswith("Năm 2023")
+    assert [text for _, text, _ in sentences_text(b)][0].startswith("Phương hướng")

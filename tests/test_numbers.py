@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tasks.normalize import fold
-from tasks.numbers import parse_number, read_numbers, spelled_value
+from tasks.numbers import (
+    letters_before,
+    opens_clause,
+    parse_number,
+    read_numbers,
+    spelled_value,
+    tail_phrase,
+)
 
 
 def mentions(sentence: str):
@@ -278,3 +285,53 @@ def test_dong_chi_are_comrades_not_money() -> None:
 def test_names_of_places_and_units_with_numbers(sentence: str) -> None:
     found, _ = mentions(sentence)
     assert found == [], found
+
+
+# --- cheap character tests -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "floor", "word"),
+    [
+        ("Sư đoàn 324", 7, 0, "đoàn"),
+        ("Sư đoàn 324", 7, 5, "àn"),  # never before the floor
+        ("số 5", 0, 0, ""),  # nothing before
+        ("tàu QN-90", 6, 0, "QN"),  # "-" is not a letter
+        ("Ꞌꞌ 3", 2, 0, "Ꞌꞌ"),  # letters of a newer Unicode than str.isalpha knows (U+A78B/C)
+    ],
+)
+def test_letters_before_walks_back_over_one_word(
+    text: str, end: int, floor: int, word: str
+) -> None:
+    assert text[letters_before(text, end, floor) : end] == word
+
+
+@pytest.mark.parametrize(
+    ("prefix", "opens"),
+    [
+        ("Kết quả, ", True),
+        ("(", True),
+        ("Ông nói: “ ", True),
+        ("Toàn tỉnh có ", False),
+        ("", False),
+        ("a,\x1c", False),  # \x1c is white space to Python, not to the regex module's \s
+    ],
+)
+def test_opens_clause(prefix: str, opens: bool) -> None:
+    assert opens_clause(prefix + "Hơn", 0, len(prefix)) is opens
+
+
+@pytest.mark.parametrize(
+    ("before", "found"),
+    [
+        ("hoàn thành hơn ", "hơn"),
+        ("chỉ thị số ", "chỉ thị số"),
+        ("(số ", "số"),  # an opening bracket is not part of the phrase
+        ("tổng số ", "số"),  # (_is_identifier tells "tổng số" apart)
+        ("số lượng ", ""),
+        ("   ", ""),
+    ],
+)
+def test_tail_phrase_finds_the_longest_phrase_at_the_end(before: str, found: str) -> None:
+    phrases = frozenset({"hơn", "số", "chỉ thị số", "thị"})
+    assert tail_phrase(before, phrases, 3) == found
