@@ -7,9 +7,10 @@
 Two paths over the same generated reports (``bench/generate.py``, made once per size and seed
 and kept under ``--data-root``):
 
-- ``pure``: the stage functions called directly, no Prefect: ``tasks.ingest.ingest_folder``,
-  ``tasks.normalize.normalize_docs``, ``tasks.extract.extract_docs``, ``tasks.aggregate.aggregate``,
-  ``tasks.render.render_outputs``.
+- ``pure``: the flow's stage functions called directly, no Prefect: the folder scan against a
+  fresh store, ``tasks.batch.process_batch`` per batch in a process pool (``--workers``, default
+  one per core, as the flow's default runner), ``save_batch``, the reuse check,
+  ``tasks.aggregate.aggregate_store``, ``tasks.render.render_outputs``.
 - ``flow``: tonghop through its Prefect flow, in-process (``flows.briefing.build_briefing``,
   with a no-op flow run first so that the ephemeral API's startup is measured apart) or as the
   CLI (``tonghop build`` in a subprocess; the startup is then what the run's own stage timings
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -45,7 +47,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-PURE_STAGES = ("ingest", "normalise", "extract", "aggregate", "render")
+PURE_STAGES = ("scan", "extract", "aggregate", "render")
 
 
 # --- the machine ------------------------------------------------------------------------------
@@ -145,72 +147,116 @@ def _maxrss_mb() -> float:
 
 
 def child_pure(
-    source: Path, out: Path, batch_size: int, stages: tuple[str, ...] = PURE_STAGES
+    source: Path,
+    out: Path,
+    batch_size: int,
+    stages: tuple[str, ...] = PURE_STAGES,
+    workers: int = 0,
+    rerun: bool = False,
 ) -> dict[str, Any]:
-    """Run the five stage functions without Prefect; seconds and peak memory after each.
+    """The flow's stages as plain function calls, no Prefect; seconds, CPU and memory after each.
 
-    ``stages`` may stop early (without "render", or without "aggregate" and "render") when a
-    slow last stage would hide the others at a large size.
+    The same functions the flow's tasks wrap, in the same order: scan the folder against a
+    fresh store, ``process_batch`` per batch in a process pool of ``workers`` (the flow's
+    default runner is a pool of one process per core) with ``save_batch`` in this process,
+    ``touch_unchanged``, the reuse check, ``aggregate_store`` and ``render_outputs``. The flow
+    over the same reports, divided by this, is the orchestration overhead. ``stages`` may stop
+    after extract or aggregate when a slow last stage would hide the others.
     """
     sys.path.insert(0, str(ROOT))
     t_import = time.perf_counter()
     import tonghop  # noqa: F401  (the same environment defaults as the CLI)
-    from tasks.aggregate import aggregate
-    from tasks.extract import extract_docs
-    from tasks.ingest import ingest_folder
-    from tasks.normalize import normalize_docs
+    from tasks.aggregate import aggregate_store
+    from tasks.batch import process_batch
+    from tasks.ingest import DEFAULT_MAX_BYTES, IGNORED_NAMES, read_manifest
     from tasks.render import Organisation, render_outputs
+    from tasks.reuse import check_reuse, outputs_of, record_outputs
+    from tasks.store import (
+        connect,
+        extractor_fingerprint,
+        load_run_index,
+        plan_scan,
+        save_batch,
+        scan_folder,
+        touch_unchanged,
+    )
 
     import_s = time.perf_counter() - t_import
-    seconds: dict[str, float] = {}
-    rss: dict[str, float] = {}
-    cpu: dict[str, float] = {}
+    store = out / "pure-store.duckdb"
+    org = Organisation()
 
-    t, c = time.perf_counter(), time.process_time()
-    ingested = ingest_folder(source)
-    seconds["ingest"], rss["ingest"] = time.perf_counter() - t, _maxrss_mb()
-    cpu["ingest"] = time.process_time() - c
-    normalized = []
-    extractions = []
-    t_norm = t_ext = c_norm = c_ext = 0.0
-    for i in range(0, len(ingested.sources), batch_size):
-        t, c = time.perf_counter(), time.process_time()
-        batch = normalize_docs(ingested.sources[i : i + batch_size])
-        t_norm += time.perf_counter() - t
-        c_norm += time.process_time() - c
-        t, c = time.perf_counter(), time.process_time()
-        extractions += extract_docs(batch)
-        t_ext += time.perf_counter() - t
-        c_ext += time.process_time() - c
-        normalized.append(len(batch))
-    seconds["normalise"], seconds["extract"] = t_norm, t_ext
-    cpu["normalise"], cpu["extract"] = c_norm, c_ext
-    rss["extract"] = _maxrss_mb()
-    n_facts = sum(len(ex.facts) for ex in extractions)
-    if "aggregate" in stages:
-        t, c = time.perf_counter(), time.process_time()
-        data = aggregate(extractions, ingested)
-        seconds["aggregate"], rss["aggregate"] = time.perf_counter() - t, _maxrss_mb()
-        cpu["aggregate"] = time.process_time() - c
-        if "render" in stages:
+    def run(run_id: str) -> tuple[dict[str, float], dict[str, float], dict[str, float], int]:
+        seconds: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        rss: dict[str, float] = {}
+
+        @contextlib.contextmanager
+        def stage(name: str) -> Any:
             t, c = time.perf_counter(), time.process_time()
-            render_outputs(data, out, Organisation(), "vi")
-            seconds["render"], rss["render"] = time.perf_counter() - t, _maxrss_mb()
-            cpu["render"] = time.process_time() - c
-    return {
+            yield
+            seconds[name] = time.perf_counter() - t
+            cpu[name] = time.process_time() - c
+            rss[name] = _maxrss_mb()
+
+        with stage("scan"):
+            fingerprint = extractor_fingerprint()
+            with connect(store) as con:
+                plan = plan_scan(con, source, scan_folder(source, IGNORED_NAMES), fingerprint)
+            manifest = read_manifest(source)
+        with stage("extract"), connect(store) as con:
+            if plan.to_read:
+                index = load_run_index(con, [f.path for f in plan.to_read])
+                chunks = [
+                    plan.to_read[i : i + batch_size]
+                    for i in range(0, len(plan.to_read), batch_size)
+                ]
+                # the flow keeps at most 4 batches in flight; map() here submits them all,
+                # which only changes memory, not time: results are saved as they come
+                calls = [(source, c, DEFAULT_MAX_BYTES, manifest) for c in chunks]
+                with contextlib.ExitStack() as stack:
+                    if workers == 1:  # in this process (what --profile sees)
+                        done: Any = (process_batch(*c) for c in calls)
+                    else:
+                        pool = stack.enter_context(
+                            ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+                        )
+                        done = pool.map(process_batch, *zip(*calls, strict=True))
+                    for batch in done:
+                        save_batch(con, source, batch, run_id, fingerprint, index)
+            touch_unchanged(con, plan, run_id)
+        with stage("reuse-check"):
+            check = check_reuse(store, source, out, None, None, org, "vi")
+        n_facts = 0
+        if check.reusable is not None:
+            n_facts = int(check.reusable.info["facts"])
+        elif "aggregate" in stages:
+            with stage("aggregate"):
+                data, _ = aggregate_store(store, source)
+            n_facts = len(data.facts)
+            if "render" in stages:
+                with stage("render"):
+                    written = render_outputs(data, out, org, "vi")
+                    info = {"facts": n_facts}
+                    with connect(store) as con:
+                        record_outputs(con, run_id, check.key, outputs_of(written), info)
+        return seconds, cpu, rss, n_facts
+
+    seconds, cpu, rss, n_facts = run("pure-1")
+    result: dict[str, Any] = {
         "import_s": import_s,
         "seconds": seconds,
         "total_s": sum(seconds.values()),
         "rss_after_mb": rss,
         "cpu_seconds": cpu,
-        "documents_in": len(ingested.sources)
-        + len(ingested.quarantined)
-        + len(ingested.duplicates),
-        "documents": len(extractions),
         "facts": n_facts,
-        "duplicates": len(ingested.duplicates),
-        "quarantined": len(ingested.quarantined),
     }
+    with connect(store) as con:
+        result["documents"] = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+    if rerun:
+        again, _, _, _ = run("pure-2")
+        result["rerun_s"] = sum(again.values())
+        result["rerun_seconds"] = again
+    return result
 
 
 def child_flow(
@@ -273,7 +319,14 @@ def _count(summary: Any, *keys: str) -> int | None:
 def _child_main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.child == "pure":
-        result = child_pure(Path(args.source), out, args.batch_size, _stages(args.pure_stages))
+        result = child_pure(
+            Path(args.source),
+            out,
+            args.batch_size,
+            _stages(args.pure_stages),
+            args.workers,
+            args.rerun,
+        )
     elif args.child == "profile":
         result = {"profile": profile_pure(Path(args.source), out, args.batch_size)}
     else:
@@ -291,10 +344,8 @@ def _child_main(args: argparse.Namespace) -> int:
 def _stages(text: str) -> tuple[str, ...]:
     stages = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = set(stages) - set(PURE_STAGES)
-    if unknown or not {"ingest", "normalise", "extract"} <= set(stages):
-        raise SystemExit(
-            f"--pure-stages: ingest,normalise,extract[,aggregate[,render]], got {text}"
-        )
+    if unknown or not {"scan", "extract"} <= set(stages):
+        raise SystemExit(f"--pure-stages: scan,extract[,aggregate[,render]], got {text}")
     return stages
 
 
@@ -370,7 +421,8 @@ def measure(
             f"--flow-arg={k}={json.dumps(v) if not isinstance(v, str) else v}"
             for k, v in flow_args.items()
         ]
-        if args.rerun and path == "flow":
+        cmd += ["--workers", str(args.workers)]
+        if args.rerun and path in ("flow", "pure"):
             cmd.append("--rerun")
     load_before = loadavg()
     status, stdout, stderr, wall, tree_rss, cpu = spawn(cmd, env, ROOT)
@@ -475,7 +527,7 @@ def profile_pure(source: Path, scratch: Path, batch_size: int, top: int = 10) ->
     prof = cProfile.Profile()
     (scratch / "out-profile").mkdir(parents=True, exist_ok=True)
     prof.enable()
-    child_pure(source, scratch / "out-profile", batch_size)
+    child_pure(source, scratch / "out-profile", batch_size, workers=1)
     prof.disable()
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf)
@@ -508,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
         "--pure-stages",
         default=",".join(PURE_STAGES),
         help="stages of the pure path (default all; leave render out at large sizes)",
+    )
+    ap.add_argument(
+        "--workers", type=int, default=0, help="processes of the pure path (default: cores)"
     )
     ap.add_argument("--child", choices=("pure", "flow", "profile"), help=argparse.SUPPRESS)
     ap.add_argument("--source", help=argparse.SUPPRESS)

@@ -297,6 +297,7 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
             str(results),
             "--seed",
             "4",
+            "--rerun",
         ],  # fmt: skip
         capture_output=True,
         text=True,
@@ -314,6 +315,8 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
     assert len(records) == 1
     record = records[0]
     assert record["size"] == 20 and record["documents"] == 20 and record["facts"] > 60
-    assert set(record["seconds"]) == {"ingest", "normalise", "extract", "aggregate", "render"}
+    assert set(record["seconds"]) == {"scan", "extract", "reuse-check", "aggregate", "render"}
+    # the re-run reads nothing and keeps the outputs: no extract work, no aggregate or render
+    assert set(record["rerun_seconds"]) == {"scan", "extract", "reuse-check"}
     assert record["peak_rss_mb"] > 50 and record["machine"]["nproc"] >= 1
     assert all(v > 0 for v in record["stage_docs_per_s"].values())
