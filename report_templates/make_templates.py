@@ -681,6 +681,11 @@ def _annexes(doc: Any, t: dict[str, str]) -> None:
     _annex_heading(doc, t, "annex_provinces", "annex_provinces_title")
     _tag(doc, "{%p if province_tables %}")
     _para(doc, "{{ province_note }}", size=12, italic=True, align=JUSTIFY)
+    _tag(doc, "{%p for chart in province_charts %}")
+    p = _para(doc, "{{ chart.image }}", align=CENTER, after=0)
+    p.paragraph_format.keep_with_next = True
+    _para(doc, "{{ chart.caption }}", style="Caption", italic=True, size=12, align=CENTER)
+    _tag(doc, "{%p endfor %}")
     _tag(doc, "{%p for pt in province_tables %}")
     _heading(doc, "{{ pt.title }}", 2)
     _comparison_table(doc, t, "pt.rows", "pt.years", "col_indicator")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,6 +99,8 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_province": "Chưa xác định địa phương",
         "more_items": "… và {n} mục khác (xem {where}).",
         "chart": "Biểu đồ {n}. {label}",
+        "province_chart": "Biểu đồ {n}. {label}: năm {year}, theo địa phương (số liệu và nguồn: "
+        "các bảng dưới đây)",
         "duplicate": "{source} trùng với {original}",
         "more_facts": "(và {n} số liệu khác của ô này: xem facts.csv theo chỉ tiêu, năm, "
         "địa phương)",
@@ -156,6 +158,8 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_province": "Province unknown",
         "more_items": "… and {n} more (see {where}).",
         "chart": "Chart {n}. {label}",
+        "province_chart": "Chart {n}. {label}: {year}, by province (figures and sources: the "
+        "tables below)",
         "duplicate": "{source} duplicates {original}",
         "more_facts": "(and {n} more figures of this cell: see facts.csv by indicator, year, "
         "province)",
@@ -438,7 +442,7 @@ QUOTED_PER_FIGURE = CITED_IDS
 
 #: Conference sections in the briefing; beyond it, the latest ones, and a line that says how
 #: many more documents are in documents.csv and facts.csv.
-MAX_CONFERENCES = 200
+MAX_CONFERENCES = 50
 
 #: Year columns of the briefing's tables (the latest); every year is in comparison.xlsx.
 MAX_TABLE_YEARS = 6
@@ -647,6 +651,7 @@ def build_context(
         if plans_total > len(plans)
         else "",
         "charts": charts or [],
+        "province_charts": [],
         "conferences": conferences,
         "conferences_more": TEXT[lang]["more_conferences"].format(
             n=format_number(len(docs) - len(conferences), lang=lang)
@@ -1072,14 +1077,10 @@ def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str,
     """Bar charts (PNG) of the indicators with figures in two or more years.
 
     Most years first, then catalog order; at most ``limit``. Years are categories, so that a
-    gap (2017, then 2020) is not drawn as a trend. The PNGs carry no timestamp or software
-    tag, so the same data give the same bytes.
+    gap (2017, then 2020) is not drawn as a trend. Each bar is labelled with the figure as the
+    table prints it. The PNGs carry no timestamp or software tag, so the same data give the
+    same bytes.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out: list[tuple[str, bytes]] = []
     if comp.empty:
         return out
@@ -1088,39 +1089,184 @@ def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str,
     keys = sorted(
         (str(k) for k, n in counts.items() if n >= 2), key=lambda k: (-counts[k], order.get(k, 0))
     )
-    with plt.rc_context({"font.family": "DejaVu Sans"}):
-        for i, key in enumerate(keys[:limit], start=1):
-            group = comp[comp["indicator"] == key].sort_values("year")
-            first = group.iloc[0]
-            unit = _s(first["unit"])
-            years = [str(int(y)) for y in group["year"]]
-            values = [float(v) for v in group["value"]]
-            fig, ax = plt.subplots(figsize=(6.2, 2.6), dpi=150)
-            bars = ax.bar(years, values, width=0.55, color="#1f3b73")
-            labels = [
-                format_value(v, unit, _s(q), lang=lang)
-                for v, q in zip(values, group["qualifier"], strict=True)
-            ]
-            ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
-            ax.set_ylim(0, max(values) * 1.18 if max(values) > 0 else 1)
-            ax.set_ylabel(unit_label(unit, lang), fontsize=8)
-            ax.yaxis.set_major_formatter(
-                matplotlib.ticker.FuncFormatter(
-                    lambda v, _p, u=unit: format_value(v, u, lang=lang)  # "200 triệu", "100%"
-                )
-            )
-            ax.tick_params(labelsize=8)
-            ax.grid(axis="y", alpha=0.3)
-            ax.set_axisbelow(True)
-            ax.spines[["top", "right"]].set_visible(False)
-            # fixed margins: tight_layout would draw the figure once more (a third of the time)
-            fig.subplots_adjust(left=0.12, right=0.98, top=0.92, bottom=0.12)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", metadata={"Software": None})
-            plt.close(fig)
-            label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
-            out.append((TEXT[lang]["chart"].format(n=i, label=label), buf.getvalue()))
+    for i, key in enumerate(keys[:limit], start=1):
+        group = comp[comp["indicator"] == key].sort_values("year")
+        first = group.iloc[0]
+        unit = _s(first["unit"])
+        values = [float(v) for v in group["value"]]
+        labels = [
+            format_value(v, unit, _s(q), lang=lang)
+            for v, q in zip(values, group["qualifier"], strict=True)
+        ]
+        png = bar_chart(
+            [str(int(y)) for y in group["year"]],
+            values,
+            labels,
+            unit_label(unit, lang),
+            partial(format_value, unit=unit, lang=lang),  # "200 triệu", "100%"
+        )
+        label = _s(first["label_vi"] if lang == "vi" else first["label_en"])
+        out.append((TEXT[lang]["chart"].format(n=i, label=label), png))
     return out
+
+
+def province_chart_pngs(
+    tables: list[dict[str, Any]], long: pd.DataFrame, years: list[int], lang: str
+) -> list[tuple[str, bytes]]:
+    """One chart per indicator of the province annex: its latest year shown, by province.
+
+    Only figures the annex tables print (and cite), so that every number of a chart can be
+    traced through the table; provinces in the order of the tables.
+    """
+    if not tables or not years:
+        return []
+    keys = [row["key"] for t in tables for row in t["rows"]]
+    order = _catalog_order()
+    out: list[tuple[str, bytes]] = []
+    unknown = TEXT[lang]["unknown_province"]
+    for key in sorted(set(keys), key=lambda k: order.get(k, 10**6)):
+        rows = long[(long["indicator"] == key) & long["year"].isin(years)]
+        if rows.empty:
+            continue
+        year = int(rows["year"].max())
+        latest = rows[rows["year"] == year]
+        by_province = dict(zip(latest["province"].map(_s), latest.to_dict("records"), strict=True))
+        names = [t["title"].split(". ", 1)[1] for t in tables]
+        shown = [
+            (n, by_province[p]) for n in names if (p := "" if n == unknown else n) in by_province
+        ]
+        if len(shown) < 2:
+            continue
+        ind = indicator_by_key()[key]
+        unit = ind.unit
+        png = bar_chart(
+            [n for n, _ in shown],
+            [float(r["value"]) for _, r in shown],
+            [format_value(r["value"], unit, _s(r["qualifier"]), lang=lang) for _, r in shown],
+            unit_label(unit, lang),
+            partial(format_value, unit=unit, lang=lang),
+            horizontal=True,
+        )
+        label = ind.label_vi if lang == "vi" else ind.label_en
+        caption = TEXT[lang]["province_chart"].format(n=len(out) + 1, label=label, year=year)
+        out.append((caption, png))
+    return out
+
+
+@cache
+def _font(size: int) -> Any:
+    """DejaVu Sans (matplotlib's bundled copy: the same glyphs, so the same PNG bytes, on every
+    machine; it has every Vietnamese letter)."""
+    from importlib.util import find_spec
+
+    from PIL import ImageFont
+
+    spec = find_spec("matplotlib")
+    assert spec is not None and spec.origin is not None
+    path = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return ImageFont.truetype(str(path), size)
+
+
+def _nice_ticks(top: float) -> list[float]:
+    """Round axis marks from 0 to ``top``: steps of 1, 2, 2.5 or 5 times a power of ten."""
+    if top <= 0:
+        return [0.0]
+    raw = top / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return [k * step for k in range(int(top // step) + 1)]
+
+
+CHART_BAR = (31, 59, 115)  # #1f3b73, the navy of the headings
+CHART_GRID = (222, 222, 222)
+CHART_INK = (51, 51, 51)
+
+
+def bar_chart(
+    categories: list[str],
+    values: list[float],
+    labels: list[str],
+    unit: str,
+    tick: Callable[[float], str],
+    horizontal: bool = False,
+) -> bytes:
+    """A bar chart as PNG bytes, drawn with Pillow: bars, the figure above (or after) each
+    bar, light grid lines at round values, the unit on the value axis.
+
+    Pillow draws one in a few milliseconds (matplotlib took a quarter of a second a chart,
+    most of the CPU of a 10,000-report briefing); its PNG has no timestamp.
+    """
+    from PIL import Image, ImageDraw
+
+    small = _font(15)
+    n = len(values)
+    top_value = max(values) if values and max(values) > 0 else 1.0
+    if horizontal:
+        name_w = max(int(small.getlength(c)) for c in categories) + 14
+        left, right, top, bottom, row = min(name_w, 330), 150, 14, 34, 24
+        width, height = 1100, top + bottom + row * n
+        plot_w = width - left - right
+        image = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(image)
+        scale = plot_w / top_value
+        for t in _nice_ticks(top_value):
+            x = left + t * scale
+            draw.line([(x, top), (x, height - bottom)], fill=CHART_GRID)
+            draw.text((x, height - bottom + 6), tick(t), font=small, fill=CHART_INK, anchor="mt")
+        for k, (name, v, text) in enumerate(zip(categories, values, labels, strict=True)):
+            y = top + k * row
+            draw.rectangle([left, y + 4, left + max(v, 0) * scale, y + row - 4], fill=CHART_BAR)
+            draw.text((left - 8, y + row / 2), name, font=small, fill=CHART_INK, anchor="rm")
+            draw.text(
+                (left + max(v, 0) * scale + 6, y + row / 2),
+                text,
+                font=small,
+                fill=CHART_INK,
+                anchor="lm",
+            )
+        draw.line([(left, top), (left, height - bottom)], fill=CHART_INK, width=2)
+        draw.text((width - 8, height - 6), unit, font=small, fill=CHART_INK, anchor="rd")
+    else:
+        left, right, top, bottom = 120, 20, 34, 44
+        width, height = 930, 390
+        plot_w, plot_h = width - left - right, height - top - bottom
+        image = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(image)
+        y_max = top_value * 1.18
+        scale = plot_h / y_max
+        base = height - bottom
+        for t in _nice_ticks(y_max):
+            level = base - t * scale
+            draw.line([(left, level), (width - right, level)], fill=CHART_GRID)
+            draw.text((left - 8, level), tick(t), font=small, fill=CHART_INK, anchor="rm")
+        slot = plot_w / max(n, 1)
+        # the figure labels shrink until the widest fits its bar's slot (17 years of 5 digits)
+        fit = next(
+            (f for f in map(_font, (16, 14, 12, 11)) if max(map(f.getlength, labels)) < slot - 4),
+            _font(10),
+        )
+        for k, (name, v, text) in enumerate(zip(categories, values, labels, strict=True)):
+            x = left + slot * (k + 0.5)
+            half = slot * 0.55 / 2
+            draw.rectangle([x - half, base - max(v, 0) * scale, x + half, base], fill=CHART_BAR)
+            draw.text(
+                (x, base - max(v, 0) * scale - 4),
+                text,
+                font=fit,
+                fill=CHART_INK,
+                anchor="md",
+            )
+            draw.text((x, base + 8), name, font=small, fill=CHART_INK, anchor="mt")
+        draw.line([(left, base), (width - right, base)], fill=CHART_INK, width=2)
+        draw.line([(left, top), (left, base)], fill=CHART_INK, width=2)
+        if unit:
+            box = Image.new("RGB", (int(small.getlength(unit)) + 4, 22), "white")
+            ImageDraw.Draw(box).text((2, 2), unit, font=small, fill=CHART_INK)
+            rotated = box.rotate(90, expand=True)
+            image.paste(rotated, (6, top + max(0, (plot_h - rotated.height) // 2)))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
 
 
 # --- docx --------------------------------------------------------------------------------------
@@ -1135,8 +1281,17 @@ def default_template(lang: str) -> Path:
     return TEMPLATES_DIR / f"briefing_{lang}.docx"
 
 
+def _fit_width(png: bytes, width_mm: float, height_mm: float) -> float:
+    """The width (mm) at which a PNG fits ``width_mm`` × ``height_mm`` (its IHDR size)."""
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    return min(width_mm, height_mm * w / h) if w and h else width_mm
+
+
 def render_docx(
-    template: Path, context: dict[str, Any], charts: list[tuple[str, bytes]] | None = None
+    template: Path,
+    context: dict[str, Any],
+    charts: list[tuple[str, bytes]] | None = None,
+    province_charts: list[tuple[str, bytes]] | None = None,
 ) -> bytes:
     """Fill ``template`` with ``context``; return deterministic DOCX bytes.
 
@@ -1161,6 +1316,14 @@ def render_docx(
     context["charts"] = [
         {"image": InlineImage(tpl, io.BytesIO(png), width=Mm(150)), "caption": caption}
         for caption, png in (charts or [])
+    ]
+    # a chart of 63 provinces is tall: as wide as fits the landscape page in 150 mm of height
+    context["province_charts"] = [
+        {
+            "image": InlineImage(tpl, io.BytesIO(png), width=Mm(_fit_width(png, 220, 150))),
+            "caption": caption,
+        }
+        for caption, png in (province_charts or [])
     ]
     env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
     try:
@@ -1372,13 +1535,13 @@ def comparison_xlsx(
                 _s(q) or None,
             ]
             for lab, ind, unit, prov, y, v, q in zip(
-                label,
-                ordered["indicator"],
-                ordered["unit"],
-                ordered["province"],
-                ordered["year"],
-                ordered["value"],
-                ordered["qualifier"],
+                label.tolist(),
+                ordered["indicator"].tolist(),
+                ordered["unit"].tolist(),
+                ordered["province"].tolist(),
+                ordered["year"].tolist(),
+                ordered["value"].tolist(),
+                ordered["qualifier"].tolist(),
                 strict=True,
             )
         ]
@@ -1573,7 +1736,9 @@ def render_outputs(
         provinces = province_sql(db)
         charts = chart_pngs(data.comparison, lang)
         context = build_context(data, org, lang, db=db, provinces=provinces)
-        docx = render_docx(template or default_template(lang), context, charts)
+        years = [int(y) for y in context["years"]]
+        by_province = province_chart_pngs(context["province_tables"], provinces, years, lang)
+        docx = render_docx(template or default_template(lang), context, charts, by_province)
         xlsx = comparison_xlsx(data, lang, trace_numbers(context["trace"]), db, provinces)
         if isinstance(data.facts, StoredFacts):
             fact_cols = csv_select((*FACT_COLUMNS, "override", "original_value"), _FACT_CSV_TYPES)

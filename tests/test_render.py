@@ -817,3 +817,23 @@ def test_every_figure_in_the_docx_has_a_number_that_quotes_its_sentence(
     for n, entry in trace.items():
         for fid in entry["fact_ids"]:
             assert f"“{sentences[fid]}”" in printed[n]
+
+
+def test_province_charts_draw_the_annex_figures_of_the_latest_year() -> None:
+    from tasks.aggregate import open_briefing, province_sql
+    from tasks.render import province_chart_pngs
+
+    data = _data()
+    with open_briefing(data) as db:
+        long = province_sql(db)
+        ctx = build_context(data, ORG, "vi", db=db, provinces=long)
+    charts = province_chart_pngs(ctx["province_tables"], long, [2017, 2023], "vi")
+    # only an indicator with figures of two provinces in its latest year gets a chart
+    assert [caption for caption, _ in charts] == [
+        'Biểu đồ 1. Mô hình "Dân vận khéo" xây dựng mới: năm 2023, theo địa phương '
+        "(số liệu và nguồn: các bảng dưới đây)"
+    ]
+    assert charts[0][1].startswith(b"\x89PNG")
+    assert charts == province_chart_pngs(ctx["province_tables"], long, [2017, 2023], "vi")
+    doc = Document(io.BytesIO(render_docx(default_template("vi"), ctx, [], charts)))
+    assert len(doc.inline_shapes) == 1 and charts[0][0] in _all_text(doc)
