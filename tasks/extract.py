@@ -52,11 +52,10 @@ def sentence_kinds(doc: NormalizedDoc, meta: DocMeta) -> list[str]:
             paragraph, in_plan = s.paragraph, False
             if doc.text[s.start : s.start + 1] not in _LIST_MARKS:
                 section_plan = False
-        opening = doc.folded[s.start : min(s.end, s.start + 80)]
-        if not plan and _RESULT_OPENING.match(opening):
-            in_plan = False
-        elif plan:
+        if plan:
             in_plan = True
+        elif in_plan and _RESULT_OPENING.match(doc.folded[s.start : min(s.end, s.start + 80)]):
+            in_plan = False  # (the opening is only read when it can end a plan)
         kinds.append("plan" if in_plan or section_plan else "result")
         if plan and doc.text[s.end - 1 : s.end] == ":":
             section_plan = True

@@ -329,6 +329,16 @@ _MUL2 = np.uint64(0x94D049BB133111EB)
 _SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a 1-d array by sorting and dropping repeats: the same values, several
+    times faster on a report's few hundred shingles (``np.unique`` hashes first)."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def minhash(text: str) -> tuple[np.ndarray, int] | None:
     """MinHash signature of the word 5-grams of ``text`` (lower case, NFC) and how many
     distinct 5-grams it has, or None when the text is too short to compare.
@@ -349,7 +359,7 @@ def minhash(text: str) -> tuple[np.ndarray, int] | None:
     # one hash function per signature row: splitmix64's finaliser of (shingle + seed), a strong
     # mixer (a linear (a*x + b) mod p on 64-bit numbers wraps too rarely to be min-wise random);
     # in place on one shingles x permutations array, with one scratch array for the shifts
-    shingles = np.unique(mixed)
+    shingles = sorted_unique(mixed)
     z = np.add.outer(shingles, _SEEDS)
     scratch = np.empty_like(z)
     for shift, mul in zip(_SHIFTS, (_MUL1, _MUL2, None), strict=True):

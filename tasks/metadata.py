@@ -101,8 +101,13 @@ def plan_flags(doc: NormalizedDoc, plan_year: int | None) -> list[bool]:
     memo = doc_memo(doc)
     found = memo.get(("plan_flags", plan_year))
     if found is None:
-        phrases = _plan_markers() + ((f"năm {plan_year}",) if plan_year else ())
-        found = [False] * len(doc.sentences)
+        if plan_year:
+            # the markers' flags (memoised: find_year asks for them) and the plan year's
+            found = plan_flags(doc, None)
+            phrases: tuple[str, ...] = (f"năm {plan_year}",)
+        else:
+            found = [False] * len(doc.sentences)
+            phrases = _plan_markers()
         for i in _sentences_with(doc, phrases):
             found[i] = True
         memo["plan_flags", plan_year] = found
@@ -549,8 +554,12 @@ def _province_index() -> dict[str, Any]:
     inner = tuple(
         sorted((fold(w) for w in lists.get("inner_place_words") or ()), key=len, reverse=True)
     )
+    forms_of: dict[str, list[str]] = {}
+    for form, name in forms.items():
+        forms_of.setdefault(name, []).append(form)
     return {
         "forms": forms,
+        "forms_of": forms_of,  # canonical name -> its folded forms
         "by_first": by_first,
         "needs_prefix": frozenset(fold(w) for w in lists.get("needs_prefix") or ()),
         "inner": re.compile(rf"(?:^|\s)(?:{'|'.join(re.escape(w) for w in inner)})\s*$"),
@@ -697,6 +706,11 @@ def find_military_region(doc: NormalizedDoc) -> str:
     return found.most_common(1)[0][0] if found else ""
 
 
+@cache
+def _provinces_by_name() -> dict[str, Any]:
+    return {p.name: p for p in provinces()}
+
+
 def find_province(
     doc: NormalizedDoc, year: int | None = None, organiser: str = ""
 ) -> ProvinceGuess:
@@ -707,7 +721,7 @@ def find_province(
     unit absorbed ("tỉnh Tuyên Quang mới, hợp nhất từ Tuyên Quang và Hà Giang"): those do not
     compete with it. Without a name scoring at least 2 and twice the next, it stays unknown.
     """
-    by_name = {p.name: p for p in provinces()}
+    by_name = _provinces_by_name()
     idx = _province_index()
     region = find_military_region(doc)
     manifest = doc.meta_value("province")
@@ -738,8 +752,7 @@ def find_province(
         # TP.HCM", "UBND tỉnh Tuyên Quang"): one more point
         folded_org = fold(organiser)
         for name in list(counts):
-            forms = [f for f, n in idx["forms"].items() if n == name]
-            if any(f in folded_org for f in forms):
+            if any(f in folded_org for f in idx["forms_of"][name]):
                 counts[name] += 1
     if region:
         counts = {k: v for k, v in counts.items() if str(by_name[k].region) == region}

@@ -244,7 +244,6 @@ def _line_kind(line: str, *, is_last: bool, first: bool) -> str:
 _ABBREV = frozenset(
     {"tp", "tx", "tt", "q", "p", "h", "x", "ts", "ths", "pgs", "gs", "bs", "ks", "đ/c", "st", "th"}
 )
-_LAST_WORD_RE = re.compile(r"([\p{L}/]+)$")
 
 
 def split_sentences(text: str, skip: list[tuple[int, int, str]]) -> tuple[Sentence, ...]:
@@ -306,8 +305,22 @@ def _sentence_ends(text: str, a: int, b: int) -> list[int]:
 
 
 def _is_abbreviation(text: str, dot: int, floor: int = 0) -> bool:
-    word = _LAST_WORD_RE.search(text, max(floor, dot - 8), dot)
-    return bool(word) and word.group(1).lower() in _ABBREV
+    # the letters (and "/": "đ/c") right before the dot, at most 8: a walk back over a short
+    # word costs less than a regex search of the window
+    lo = max(floor, dot - 8)
+    start = dot
+    while start > lo and (text[start - 1] == "/" or is_letter(text[start - 1])):
+        start -= 1
+    return start < dot and text[start:dot].lower() in _ABBREV
+
+
+_LETTER = re.compile(r"\p{L}")
+
+
+def is_letter(c: str) -> bool:
+    """``\\p{L}`` for one character: ``str.isalpha``, or for a character that is not ASCII the
+    regex module's table, which knows the letters of a newer Unicode than Python's."""
+    return c.isalpha() or (not c.isascii() and _LETTER.match(c) is not None)
 
 
 def _unskipped(skips: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:

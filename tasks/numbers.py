@@ -22,7 +22,7 @@ from typing import Any
 import regex as re
 
 from tasks.catalog import grammar, words_alternation
-from tasks.normalize import fold
+from tasks.normalize import fold, is_letter
 from tasks.records import Sentence
 
 _NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
@@ -233,17 +233,9 @@ def letters_before(text: str, end: int, floor: int) -> int:
     window, which tries every start position.
     """
     start = end
-    while start > floor and _is_letter(text[start - 1]):
+    while start > floor and is_letter(text[start - 1]):
         start -= 1
     return start
-
-
-_LETTER = re.compile(r"\p{L}")
-
-
-def _is_letter(c: str) -> bool:
-    # ``\p{L}`` of the regex module knows letters of a newer Unicode than ``str.isalpha``
-    return c.isalpha() or (not c.isascii() and _LETTER.match(c) is not None)
 
 
 def opens_clause(text: str, start: int, end: int) -> bool:

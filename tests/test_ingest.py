@@ -42,6 +42,7 @@ from tasks.ingest import (
     read_path,
     read_source,
     signature_words,
+    sorted_unique,
     word_hashes,
 )
 from tasks.normalize import normalize_doc
@@ -836,3 +837,12 @@ def test_minhash_equals_the_reference_computed_shingle_by_shingle() -> None:
     signature, size = found
     assert len(signature) == NUM_PERM
     assert (signature.tolist(), size) == _reference_minhash(text)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [7], [3, 1, 3, 2, 1], [2**64 - 1, 0, 2**63, 2**64 - 1], list(range(50, 0, -1)) * 2],
+)
+def test_sorted_unique_is_np_unique(values: list[int]) -> None:
+    array = np.array(values, dtype=np.uint64)
+    assert sorted_unique(array).tolist() == np.unique(array).tolist()

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.normalize import find_boilerplate, fold, normalize_doc, normalize_text, split_sentences
+from tasks.normalize import (
+    find_boilerplate,
+    fold,
+    is_letter,
+    normalize_doc,
+    normalize_text,
+    split_sentences,
+)
 from tasks.records import SourceDoc
 
 
@@ -161,3 +168,24 @@ def test_bullet_lines_are_prose() -> None:
 def test_a_line_starting_with_an_abbreviation_is_no_dateline() -> None:
     text = "QP-QS địa phương được giữ vững, đạt 100% chỉ tiêu."
     assert find_boilerplate(text) == []
+
+
+@pytest.mark.parametrize(
+    ("char", "letter"),
+    [("a", True), ("Đ", True), ("ữ", True), ("ꞌ", True), ("1", False), ("/", False), (" ", False)],
+)
+def test_is_letter_is_the_regex_letter_class(char: str, letter: bool) -> None:
+    # "ꞌ" (U+A78C) is a letter to the regex module's newer Unicode, not to Python 3.11's
+    assert is_letter(char) is letter
+
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("Đến TP. Hồ Chí Minh dự họp. Hội nghị kết thúc.", 2),  # "TP." is not an end
+        ("Gặp đ/c. Nguyễn Văn A. Ông nói.", 2),  # "đ/c." does not end one; "A." does
+        ("Năm nay tăng. Năm tới giảm.", 2),
+    ],
+)
+def test_abbreviations_before_a_dot_do_not_split(text: str, n: int) -> None:
+    assert len(split_sentences(text, [])) == n
