@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -366,17 +367,52 @@ def _flow_args(items: list[str]) -> dict[str, Any]:
 # --- the parent: spawn, wait, collect ---------------------------------------------------------
 
 
+def _children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux: /proc/PID/task/*/children)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants now, in MB (0 if gone)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+            stack += _children(p)
+    return total / 2**20
+
+
 def spawn(
     cmd: list[str], env: dict[str, str], cwd: Path
-) -> tuple[int, str, str, float, float, float]:
-    """Run ``cmd``; return (status, stdout, stderr, wall s, peak RSS MB, CPU s) of its tree.
+) -> tuple[int, str, str, float, float, float, float]:
+    """Run ``cmd``; return (status, stdout, stderr, wall s, peak RSS MB, CPU s, peak tree MB).
 
-    CPU seconds (user + system) stay meaningful on a shared machine where wall time does not.
+    Peak RSS is ``ru_maxrss`` (the largest single process of the tree); peak tree MB is the
+    largest sum over the whole tree at once (the command, its workers, the Prefect server),
+    sampled every 0.2 s. CPU seconds (user + system) stay meaningful on a shared machine where
+    wall time does not.
     """
     t = time.perf_counter()
+    peak = [0.0]
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
         proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, env=env, cwd=cwd)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.2):
+                peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        stop.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - t
         out_f.seek(0)
@@ -384,7 +420,7 @@ def spawn(
         stdout = out_f.read().decode("utf-8", "replace")
         stderr = err_f.read().decode("utf-8", "replace")
     cpu = usage.ru_utime + usage.ru_stime
-    return proc.returncode, stdout, stderr, wall, usage.ru_maxrss / 1024, cpu
+    return proc.returncode, stdout, stderr, wall, usage.ru_maxrss / 1024, cpu, peak[0]
 
 
 def measure(
@@ -425,13 +461,14 @@ def measure(
         if args.rerun and path in ("flow", "pure"):
             cmd.append("--rerun")
     load_before = loadavg()
-    status, stdout, stderr, wall, tree_rss, cpu = spawn(cmd, env, ROOT)
+    status, stdout, stderr, wall, tree_rss, cpu, tree_total = spawn(cmd, env, ROOT)
     record: dict[str, Any] = {
         "path": path,
         "size": size,
         "status": status,
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(tree_rss, 1),
+        "peak_tree_mb": round(tree_total, 1),
         "cpu_s": round(cpu, 3),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
@@ -455,10 +492,11 @@ def measure(
             facts=_count(summary, "facts"),
         )
         if args.rerun:
-            _, _, _, wall2, rss2, _ = spawn(cmd, env, ROOT)
+            _, _, _, wall2, rss2, _, total2 = spawn(cmd, env, ROOT)
             summary2 = json.loads(run_json.read_text()) if run_json.is_file() else {}
             record.update(rerun_s=round(wall2, 3), rerun_seconds=_flow_stages(summary2))
             record["peak_rss_mb"] = round(max(tree_rss, rss2), 1)
+            record["peak_tree_mb"] = round(max(tree_total, total2), 1)
     else:
         line = next((x for x in stdout.splitlines() if x.startswith("BENCH-RESULT ")), "")
         record.update(json.loads(line[len("BENCH-RESULT ") :]) if line else {"error": "no result"})
@@ -515,7 +553,8 @@ def table(records: list[dict[str, Any]]) -> str:
             f"{r['size']:,}", r["path"], _f(r.get("total_s")), _f(r.get("cpu_s")),
             _f(r.get("docs_per_s"), 0),
             *[_f(per.get(s), 0) for s in stages],
-            _f(r.get("startup_s")), _f(r.get("rerun_s")), _f(r.get("peak_rss_mb"), 0),
+            _f(r.get("startup_s")), _f(r.get("rerun_s")),
+            _f(r.get("peak_rss_mb"), 0), _f(r.get("peak_tree_mb"), 0),
             str(r.get("documents", "")), str(r.get("facts", "")), over_stages, over_wall,
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")

@@ -320,3 +320,24 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
     assert set(record["rerun_seconds"]) == {"scan", "extract", "reuse-check"}
     assert record["peak_rss_mb"] > 50 and record["machine"]["nproc"] >= 1
     assert all(v > 0 for v in record["stage_docs_per_s"].values())
+
+
+def test_spawn_sums_the_memory_of_the_whole_tree() -> None:
+    """Two processes of ~150 MB each at once: the tree peak sees both, ru_maxrss only one."""
+    import os
+
+    from bench.run import ROOT as BENCH_ROOT
+    from bench.run import spawn
+
+    hold = "import time; b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+    script = (
+        "import subprocess, sys, time; "
+        f"child = subprocess.Popen([sys.executable, '-c', {hold + 'time.sleep(1.5)'!r}]); "
+        f"exec({hold!r}); time.sleep(1.5); child.wait()"
+    )
+    status, _, err, _, max_single, _, tree = spawn(
+        [sys.executable, "-c", script], dict(os.environ), BENCH_ROOT
+    )
+    assert status == 0, err
+    assert 150 < max_single < 260
+    assert tree > 290
