@@ -110,6 +110,20 @@ def list_sources(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def relative_posix(path: Path, folder: Path) -> str:
+    """``path.relative_to(folder).as_posix()``, by string when ``path`` is plainly under
+    ``folder`` (pathlib's general case costs tens of microseconds a file).
+
+    Raises:
+        ValueError: when ``path`` is not under ``folder``, as ``relative_to`` does.
+    """
+    base = str(folder)
+    whole = str(path)
+    if os.sep == "/" and base != "/" and whole.startswith(base + "/"):
+        return whole[len(base) + 1 :]
+    return path.relative_to(folder).as_posix()
+
+
 def display_path(rel: str) -> str:
     """A path as text that any CSV or DOCX can hold: bytes that are not UTF-8 and control
     characters shown as \\xNN ("b\\udce1o.txt", a Latin-1 name, -> "b\\\\xe1o.txt")."""
@@ -121,6 +135,9 @@ def display_path(rel: str) -> str:
 MAX_ID = 100
 # letters of any script, digits, and . _ - ~ stay; the rest ("Báo cáo (1).txt") becomes "_"
 _ID_BAD = re.compile(r"[^\w.~-]+")
+_LONE_SURROGATE = re.compile(
+    r"[\ud800-\udfff]"
+)  # compiled once: a cache lookup per call costs more
 
 
 def id_segment(name: str) -> str:
@@ -131,7 +148,7 @@ def id_segment(name: str) -> str:
     name is cut and keeps a hash of the whole: "Báo cáo năm 2023" -> "Báo_cáo_năm_2023".
     """
     text = unicodedata.normalize("NFC", name)
-    text = re.sub(r"[\ud800-\udfff]", "_", text)
+    text = _LONE_SURROGATE.sub("_", text)
     safe = _ID_BAD.sub("_", text).strip("_") or "doc"
     if safe[0] in "-+=@":
         safe = "_" + safe[1:]
@@ -192,7 +209,7 @@ def read_path(
     Raises:
         UnreadableError: when nothing in the file can be used; the message says why.
     """
-    rel = display_path(path.relative_to(folder).as_posix())
+    rel = display_path(relative_posix(path, folder))
     data = _read_file(path, max_bytes)
     limits = Limits(max_bytes=max_bytes, max_total=max(10 * max_bytes, Limits().max_total))
     found = read_bytes(path.name, data, limits)
@@ -226,7 +243,11 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
         if st.st_size > max_bytes:
             raise UnreadableError(f"file too large ({st.st_size} bytes > limit {max_bytes})")
         with path.open("rb") as f:  # read only; never more than the limit, whatever stat said
-            data = f.read(max_bytes + 1)
+            # a buffer of the size stat gave (not of the limit: 20 MB allocated per file),
+            # then whatever the file grew by since, up to the limit
+            data = f.read(min(st.st_size, max_bytes) + 1)
+            if len(data) > st.st_size and len(data) <= max_bytes:
+                data += f.read(max_bytes + 1 - len(data))
     except OSError as err:
         raise UnreadableError(f"cannot read file: {err.strerror or err}") from err
     if len(data) > max_bytes:
@@ -319,9 +340,18 @@ def signature_words(lowered: str) -> list[str]:
     for token in lowered.split():
         if token.isalnum():  # every character is a word character: one word
             out.append(token)
-        else:
+            continue
+        # "tỉnh," "(qno)" "“dân": punctuation only at the edges is stripped without the pattern
+        core = token.strip(_EDGE_MARKS)
+        if core.isalnum():
+            out.append(core)
+        elif core:
             out.extend(_WORD.findall(token))
     return out
+
+
+#: Punctuation that wraps words (none of it a word character, so stripping it keeps the words).
+_EDGE_MARKS = ",.;:!?()[]{}\"'“”‘’«»…-–—/%*+=<>|&#@"
 
 
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -41,6 +41,7 @@ from tasks.ingest import (
     minhash,
     read_path,
     read_source,
+    relative_posix,
     signature_words,
     sorted_unique,
     word_hashes,
@@ -846,3 +847,39 @@ def test_minhash_equals_the_reference_computed_shingle_by_shingle() -> None:
 def test_sorted_unique_is_np_unique(values: list[int]) -> None:
     array = np.array(values, dtype=np.uint64)
     assert sorted_unique(array).tolist() == np.unique(array).tolist()
+
+
+@pytest.mark.parametrize(
+    ("path", "folder"),
+    [
+        ("/data/in/a.txt", "/data/in"),
+        ("/data/in/sub dir/báo cáo.docx", "/data/in"),
+        ("/data/input/a.txt", "/data/in"),  # a sibling that shares the prefix: not under it
+        ("/a.txt", "/"),
+        ("rel/a.txt", "rel"),
+    ],
+)
+def test_relative_posix_is_pathlibs_relative_to(path: str, folder: str) -> None:
+    try:
+        expected = Path(path).relative_to(Path(folder)).as_posix()
+    except ValueError:
+        with pytest.raises(ValueError):
+            relative_posix(Path(path), Path(folder))
+        return
+    assert relative_posix(Path(path), Path(folder)) == expected
+
+
+def test_a_file_that_grows_after_stat_is_still_read_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "a.txt"
+    source.write_text("Hội nghị tổng kết công tác quân sự, quốc phòng năm 2023. " * 3, "utf-8")
+    real_lstat = Path.lstat
+    # stat says fewer bytes than the file has (it grew in between): nothing may be cut off
+    monkeypatch.setattr(
+        Path,
+        "lstat",
+        lambda self: os.stat_result((*real_lstat(self)[:6], 10, *real_lstat(self)[7:])),
+    )
+    doc = read_source(source, tmp_path)
+    assert doc.text.startswith("Hội nghị") and doc.text.count("năm 2023") == 3
