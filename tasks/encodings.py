@@ -282,6 +282,28 @@ def undo_mojibake(text: str) -> str:
     return _MOJIBAKE_RUN.sub(fix, text)
 
 
+# ``_SUSPECT`` split for a quick count: its characters that clean Vietnamese text never holds,
+# and the one pair it can ("â" + a curly quote, from "...â”" : rare but possible)
+_SUSPECT_RARE = stdlib_re.compile(
+    "[\u0080-\u00bf\u00c4-\u00c7\u00cb\u00ce\u00cf\u00d0\u00d1\u00d6-\u00d8\u00db\u00dc"
+    "\u00de\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
+)
+_SUSPECT_PAIR = stdlib_re.compile(f"[\u00c2-\u00ef][{_CP1252_HIGH}]")
+
+
+def count_suspects(text: str) -> int:
+    """``len(_SUSPECT.findall(text))``, cheaply for clean text.
+
+    Without any of the rare characters, only the pattern's first branch with a Windows-1252
+    punctuation mark (“ ” – …) as its second character can match, and such matches cannot
+    overlap: two plain character-class scans count them, where the alternation is tried at
+    every position.
+    """
+    if _SUSPECT_RARE.search(text):
+        return len(_SUSPECT.findall(text))
+    return len(_SUSPECT_PAIR.findall(text))
+
+
 def repair(text: str) -> tuple[str, str]:
     """Repair mojibake when the repair makes ``text`` clearly more Vietnamese.
 
@@ -293,7 +315,7 @@ def repair(text: str) -> tuple[str, str]:
     Returns:
         The text (repaired or not) and what was done ("" when nothing).
     """
-    suspects = len(_SUSPECT.findall(text[:20000]))
+    suspects = count_suspects(text[:20000])
     if suspects < 3 or suspects < 0.005 * min(len(text), 20000):
         return text, ""
     fixed, how = _repair_whole(text)

@@ -311,17 +311,17 @@ def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> lis
         result = _read_one(text, folded, m, s.start, s.end)
         if isinstance(result, Mention):
             out[i].append(result)
-    spelled_sentences = set()
+    heads_at: dict[int, set[int]] = {}  # sentence -> where its digit words start
     for head in _patterns()["spelled_heads"]:
         pos = folded.find(head)
         while pos >= 0:
             i = bisect_right(starts, pos) - 1
             if i >= 0 and pos < sentences[i].end:
-                spelled_sentences.add(i)
+                heads_at.setdefault(i, set()).add(pos)
             pos = folded.find(head, pos + 1)
-    for i in spelled_sentences:
+    for i, positions in heads_at.items():
         s = sentences[i]
-        found = _spelled(text, folded, s.start, s.end)
+        found = _spelled(text, folded, s.start, s.end, sorted(positions))
         if found:
             out[i] = sorted([*out[i], *found], key=lambda x: x.start)
     return out
@@ -538,14 +538,47 @@ def unit_head(noun: str) -> str:
     return " ".join(words[:2])
 
 
-def _spelled(text: str, folded: str, start: int, end: int) -> list[Mention]:
+def spelled_matches(
+    pattern: re.Pattern[str], folded: str, start: int, end: int, candidates: Sequence[int]
+) -> list[re.Match[str]]:
+    """``pattern.finditer(folded, start, end)`` for a pattern that can only match where a
+    ``candidates`` position is (sorted): every spelled number opens with a digit word and a
+    space ("hai ", "mười "), and those were found with ``str.find``. Trying the pattern there
+    alone skips a regex scan of the whole sentence; matches never overlap, as with finditer.
+    """
+    out = []
+    resume = start
+    for pos in candidates:
+        if pos < resume or not start <= pos < end:
+            continue
+        m = pattern.match(folded, pos, end)
+        if m:
+            out.append(m)
+            resume = m.end()
+    return out
+
+
+def _digit_word_positions(folded: str, start: int, end: int) -> list[int]:
+    found: set[int] = set()
+    for head in _patterns()["spelled_heads"]:
+        pos = folded.find(head, start, end)
+        while pos >= 0:
+            found.add(pos)
+            pos = folded.find(head, pos + 1, end)
+    return sorted(found)
+
+
+def _spelled(
+    text: str, folded: str, start: int, end: int, heads: Sequence[int] | None = None
+) -> list[Mention]:
     p = _patterns()
-    segment = folded[start:end]
-    if not any(head in segment for head in p["spelled_heads"]):
+    if heads is None:
+        heads = _digit_word_positions(folded, start, end)
+    if not heads:
         return []
     out = []
     last_end = -1
-    for m in p["spelled"].finditer(folded, start, end):
+    for m in spelled_matches(p["spelled"], folded, start, end, heads):
         n_start = m.start("num")
         if n_start < last_end or (n_start > 0 and folded[n_start - 1].isalpha()):
             continue

@@ -8,10 +8,13 @@ from hypothesis import strategies as st
 
 from tasks.normalize import fold
 from tasks.numbers import (
+    _digit_word_positions,
+    _patterns,
     letters_before,
     opens_clause,
     parse_number,
     read_numbers,
+    spelled_matches,
     spelled_value,
     tail_phrase,
 )
@@ -335,3 +338,40 @@ def test_opens_clause(prefix: str, opens: bool) -> None:
 def test_tail_phrase_finds_the_longest_phrase_at_the_end(before: str, found: str) -> None:
     phrases = frozenset({"hơn", "số", "chỉ thị số", "thị"})
     assert tail_phrase(before, phrases, 3) == found
+
+
+_WORDS = [
+    "hai",
+    "ba",
+    "mười",
+    "mươi",
+    "một",
+    "lăm",
+    "khai",
+    "lớp",
+    "xã",
+    "huyện",
+    "người",
+    "và",
+    ",",
+]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=12))
+def test_spelled_matches_are_the_patterns_finditer(words: list[str]) -> None:
+    # digit words inside other words ("khai"), runs of digit words, numbers before nouns
+    folded = " ".join(words)
+    pattern = _patterns()["spelled"]
+    heads = _digit_word_positions(folded, 0, len(folded))
+    found = [m.span() for m in spelled_matches(pattern, folded, 0, len(folded), heads)]
+    assert found == [m.span() for m in pattern.finditer(folded, 0, len(folded))]
+
+
+def test_spelled_matches_stay_inside_the_bounds() -> None:
+    folded = "mở hai lớp. tổ chức ba lớp"
+    pattern = _patterns()["spelled"]
+    heads = _digit_word_positions(folded, 0, len(folded))
+    assert [m.group("num") for m in spelled_matches(pattern, folded, 0, 11, heads)] == ["hai"]
+    assert [m.group("num") for m in spelled_matches(pattern, folded, 12, len(folded), heads)] == [
+        "ba"
+    ]
