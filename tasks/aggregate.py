@@ -401,18 +401,28 @@ def open_briefing(data: BriefingInput) -> Iterator[BriefingDB]:
         con.execute(f"SET temp_directory = '{tmp}'")
         con.execute("SET memory_limit = '400MB'")
         con.execute("SET preserve_insertion_order = true")
-        con.register("_overrides", _overrides_frame(rules))
+        # a temporary table, not a registered frame: DuckDB plans a join with it 2x faster
+        con.register("_overrides_frame", _overrides_frame(rules))
+        con.execute("CREATE TEMP TABLE _overrides AS SELECT * FROM _overrides_frame")
+        con.unregister("_overrides_frame")
         # an in-memory frame may carry marks of an earlier apply_overrides: keep them
         mark = "coalesce(f._mark, '')" if not stored else "''"
         orig = "f._orig" if not stored else "CAST(NULL AS DOUBLE)"
-        con.execute(
-            f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols},
-                CASE WHEN o.action = 'correct' THEN o.new_value ELSE f.value END AS value,
-                CASE o.action WHEN 'correct' THEN 'corrected' WHEN 'suppress' THEN 'suppressed'
-                     ELSE {mark} END AS override,
-                CASE WHEN o.action = 'correct' THEN f.value ELSE {orig} END AS original_value
-            FROM {raw_facts} f LEFT JOIN _overrides o ON o.fact_id = f.fact_id"""
-        )
+        if rules:
+            con.execute(
+                f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols},
+                    CASE WHEN o.action = 'correct' THEN o.new_value ELSE f.value END AS value,
+                    CASE o.action WHEN 'correct' THEN 'corrected' WHEN 'suppress'
+                         THEN 'suppressed' ELSE {mark} END AS override,
+                    CASE WHEN o.action = 'correct' THEN f.value ELSE {orig} END
+                         AS original_value
+                FROM {raw_facts} f LEFT JOIN _overrides o ON o.fact_id = f.fact_id"""
+            )
+        else:  # no join at all: a query that reads a few facts then reads only those
+            con.execute(
+                f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols}, f.value AS value,
+                    {mark} AS override, {orig} AS original_value FROM {raw_facts} f"""
+            )
         con.execute(f"CREATE TEMP VIEW b_docs AS SELECT * FROM {raw_docs}")
         yield BriefingDB(con, order, stored)
     finally:
@@ -481,10 +491,12 @@ def _comparison_query(db: BriefingDB, by_province: bool) -> pd.DataFrame:
                 AND f.override <> 'suppressed'
         ), counted AS (
             SELECT {keys},
-                CASE WHEN count(DISTINCT qualifier) = 1 THEN any_value(qualifier) ELSE '' END
+                CASE WHEN min(qualifier) = max(qualifier) THEN min(qualifier) ELSE '' END
                     AS qualifier,
                 count(*) AS n_facts, count(DISTINCT doc_id) AS n_documents,
-                list_slice(list(fact_id ORDER BY {within}), 1, {CITED_IDS}) AS fact_ids
+                -- the first few by (date, document, place): min_by keeps only them, where an
+                -- ordered list() of every fact id of a cell took 2.6 s at 100,000 reports
+                min_by(fact_id, ({within}), {CITED_IDS}) AS fact_ids
             FROM usable GROUP BY {keys}
         )
         SELECT v.*, k.qualifier, k.n_facts, k.n_documents, k.fact_ids,
