@@ -22,9 +22,14 @@ DATA_DIR = Path(__file__).parent / "data"
 AGGREGATIONS = frozenset({"sum", "mean", "max", "latest"})
 
 
+#: libyaml's parser when PyYAML was built with it: the same safe loading, about ten times faster
+#: (the data files take half a second in pure Python, paid again by every worker process)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(name: str) -> Any:
     """Read one data file of ``tasks/data``."""
-    return yaml.safe_load((DATA_DIR / name).read_text(encoding="utf-8"))
+    return yaml.load((DATA_DIR / name).read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
 
 
 def words_alternation(words: list[str] | tuple[str, ...]) -> str:

@@ -134,7 +134,8 @@ def expand_abbreviations(text: str) -> str:
     "chỉ tiêu QPAN" -> "chỉ tiêu quốc phòng - an ninh"; "Bộ CHQS tỉnh" -> "Bộ Chỉ huy Quân sự
     tỉnh". Only upper-case abbreviations are listed, so ordinary words are never touched.
     """
-    if not any(c.isupper() for c in text):
+    # ``islower`` (C speed) settles most labels: all cased letters lower case, so no capital
+    if text.islower() or not any(c.isupper() for c in text):
         return text
     table = abbreviations()
     return _abbreviation_re().sub(lambda m: table[m.group()], text)

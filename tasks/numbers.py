@@ -262,6 +262,11 @@ _MONEY_BEFORE = re.compile(r"kinh phí|trị giá|giá trị|số tiền|tiền|
 _PHONE_BEFORE = re.compile(r"(?<!\d)0\d{2,3}[ .]$")
 
 
+def _phone_prefix_before(text: str, start: int, end: int) -> bool:
+    """A phone prefix ("0258 ") ends ``text[start:end]``; without a "0" there it cannot."""
+    return "0" in text[start:end] and _PHONE_BEFORE.search(text, start, end) is not None
+
+
 # --- the grammar ---------------------------------------------------------------------------
 
 
@@ -367,7 +372,7 @@ def _read_one(
         (a.startswith("0") and a.replace(".", "").isdigit() and len(a.replace(".", "")) >= 4)
         # ten digits need ten characters: most numbers skip the count
         or (len(whole) >= 10 and sum(c.isdigit() for c in whole) >= 10)
-        or (before[-1:] == " " and _PHONE_BEFORE.search(text, max(s_start, n_start - 6), n_start))
+        or (before[-1:] == " " and _phone_prefix_before(text, max(s_start, n_start - 6), n_start))
     ):
         return refuse("phone or code number")
     if len(nxt) >= 2 and nxt[0] in ".," and nxt[1].isdigit():
@@ -411,7 +416,7 @@ def _read_one(
     unit = ""
     if after[pos : pos + 1] == "%" or after[pos + 1 : pos + 2] == "%":
         unit, pos = "%", after.index("%", pos) + 1
-    elif (pm := p["percent"].match(after, pos)) and after[pos + 1 : pos + 2] == "p":
+    elif after[pos + 1 : pos + 2] == "p" and (pm := p["percent"].match(after, pos)):
         unit, pos = "%", pm.end()
     elif after[pos + 1 : pos + 2] in p["unit_starts"] and (cm := p["currency"].match(after, pos)):
         unit, pos = p["currencies"].get(cm.group(1), cm.group(1)), cm.end()

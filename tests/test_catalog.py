@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from tasks.catalog import indicators, load_yaml, parse_indicators, provinces
+import pytest
+import yaml
+
+from tasks.catalog import DATA_DIR, indicators, load_yaml, parse_indicators, provinces
 from tasks.normalize import fold
 
 
@@ -72,3 +75,9 @@ def test_grammar_lists_are_folded_and_non_empty() -> None:
         words = value if isinstance(value, list) else list(value)
         for word in words:
             assert fold(word) == word, (key, word)
+
+
+@pytest.mark.parametrize("path", sorted(DATA_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_data_files_load_as_plain_safe_yaml_reads_them(path: Path) -> None:
+    # load_yaml may use libyaml's parser: it must give exactly what the pure-Python one gives
+    assert load_yaml(path.name) == yaml.safe_load(path.read_text(encoding="utf-8"))
