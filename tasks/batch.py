@@ -17,8 +17,8 @@ from prefect.cache_policies import NO_CACHE
 from tasks.aggregate import documents_frame, facts_frame
 from tasks.extract import extract_docs
 from tasks.ingest import minhash, read_path
-from tasks.normalize import normalize_docs
-from tasks.records import SourceDoc
+from tasks.normalize import normalize_doc
+from tasks.records import NormalizedDoc
 from tasks.store import SOURCE_COLUMNS, BatchResult, FileStat
 
 
@@ -37,7 +37,7 @@ def process_batch(
     """
     root = root.resolve()  # file paths in the plan are absolute
     sources: list[dict] = []
-    docs: list[SourceDoc] = []
+    docs: list[NormalizedDoc] = []
     for f in files:
         try:
             found = read_path(Path(f.path), root, max_bytes, manifest)
@@ -47,7 +47,8 @@ def process_batch(
         for bad in found.quarantined:
             sources.append(_source_row(f, "", "", "quarantined", bad.reason, member=bad.source))
         for doc in found.docs:
-            docs.append(doc)
+            # normalised right away: its normalised text was just made for its content hash
+            docs.append(normalize_doc(doc))
             sources.append(
                 _source_row(
                     f,
@@ -59,7 +60,7 @@ def process_batch(
                     signed=minhash(doc.text),
                 )
             )
-    extractions = extract_docs(normalize_docs(docs))
+    extractions = extract_docs(docs)
     documents = documents_frame(extractions)
     vague = pd.DataFrame(
         [(v.doc_id, v.phrase) for ex in extractions for v in ex.vague], columns=["doc_id", "phrase"]

@@ -15,6 +15,7 @@ can match (a regex pass over a 3 KB text costs 50-300 µs, a substring test abou
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -44,11 +45,27 @@ def _has_forbidden(text: str) -> bool:
     )
 
 
+_last_normalized = threading.local()
+
+
 def normalize_text(raw: str) -> str:
     """NFC, ``\\n`` line ends, no invisible or XML-forbidden characters, single spaces.
 
     Paragraphs are lines; blank lines between them are dropped, so ``"a\\n\\n b"`` -> ``"a\\nb"``.
+
+    Ingest hashes a document's normalised text (``content_hash``) and normalise then needs it
+    again: the last answer of the thread is kept for the very same string object.
     """
+    last = getattr(_last_normalized, "pair", None)
+    if last is not None and last[0] is raw:
+        answer: str = last[1]
+        return answer
+    answer = _normalize_text(raw)
+    _last_normalized.pair = (raw, answer)
+    return answer
+
+
+def _normalize_text(raw: str) -> str:
     text = raw
     for ch in _INVISIBLE:
         if ch in text:

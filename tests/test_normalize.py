@@ -189,3 +189,13 @@ def test_is_letter_is_the_regex_letter_class(char: str, letter: bool) -> None:
 )
 def test_abbreviations_before_a_dot_do_not_split(text: str, n: int) -> None:
     assert len(split_sentences(text, [])) == n
+
+
+def test_normalize_text_memo_never_answers_for_another_text() -> None:
+    a = "Hội  nghị\r\n\r\ntổng kết"
+    assert normalize_text(a) == "Hội nghị\ntổng kết"
+    assert normalize_text(a) == "Hội nghị\ntổng kết"  # the same object: the kept answer
+    b = "".join(["Hội  nghị\r\n", "\r\nsơ kết"])  # another object, another text
+    assert normalize_text(b) == "Hội nghị\nsơ kết"
+    c = "".join(["Hội  nghị\r\n", "\r\ntổng kết"])  # equal to a, not the same object
+    assert normalize_text(c) == normalize_text(a)
