@@ -321,7 +321,8 @@ def test_province_annex_has_a_table_per_province_of_the_top_indicators(monkeypat
         "kinh_phi": ["—", "~ 200 triệu"],
     }
     assert cells["2. Nghệ An"]["dan_van_kheo_new"] == ["155", "2.000"]
-    assert ctx["province_note"].startswith("Mỗi bảng trình bày 6 chỉ tiêu")
+    top = render.PROVINCE_TOP_INDICATORS
+    assert ctx["province_note"].startswith(f"Mỗi bảng trình bày {top} chỉ tiêu")
     # room for one indicator: the one with figures in the most (province, year) cells
     monkeypatch.setattr(render, "PROVINCE_TOP_INDICATORS", 1)
     ctx = build_context(_data(), ORG, "vi")
