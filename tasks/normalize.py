@@ -261,6 +261,7 @@ def _line_kind(line: str, *, is_last: bool, first: bool) -> str:
 _ABBREV = frozenset(
     {"tp", "tx", "tt", "q", "p", "h", "x", "ts", "ths", "pgs", "gs", "bs", "ks", "đ/c", "st", "th"}
 )
+_ABBREV_LONGEST = max(map(len, _ABBREV))
 
 
 def split_sentences(text: str, skip: list[tuple[int, int, str]]) -> tuple[Sentence, ...]:
@@ -323,8 +324,9 @@ def _sentence_ends(text: str, a: int, b: int) -> list[int]:
 
 def _is_abbreviation(text: str, dot: int, floor: int = 0) -> bool:
     # the letters (and "/": "đ/c") right before the dot, at most 8: a walk back over a short
-    # word costs less than a regex search of the window
-    lo = max(floor, dot - 8)
+    # word costs less than a regex search of the window; a word one letter longer than the
+    # longest abbreviation is none, so the walk stops there
+    lo = max(floor, dot - 8, dot - _ABBREV_LONGEST - 1)
     start = dot
     while start > lo and (text[start - 1] == "/" or is_letter(text[start - 1])):
         start -= 1
