@@ -834,8 +834,8 @@ def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
         first = group.iloc[0]
         unit = _s(first["unit"])
         points = [
-            f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} ({int(r['year'])})"
-            for _, r in group.iterrows()
+            f"{format_value(v, unit, _s(q), lang=lang)} ({int(y)})"
+            for v, q, y in zip(group["value"], group["qualifier"], group["year"], strict=True)
         ]
         # a long series reads as its first year and its last two: "155 (2009) → … → 3.340 (2025)"
         series = " → ".join(points if len(points) <= 4 else [points[0], "…", *points[-2:]])
@@ -1556,12 +1556,13 @@ def comparison_xlsx(
         ordered = ordered.sort_values(["_o", "province", "year"])
         label = ordered["label_vi" if lang == "vi" else "label_en"].map(_s)
         unknown = TEXT[lang]["unknown_province"]
+        units = {u: unit_label(_s(u), lang) for u in set(ordered["unit"].tolist())}
         prov_rows = [
             [
                 lab,
                 ind,
-                unit_label(_s(unit), lang),
-                _s(prov) or unknown,
+                units[unit],
+                prov or unknown,
                 int(y),
                 float(v),
                 _s(q) or None,
@@ -1656,22 +1657,24 @@ def comparison_xlsx(
 
 
 def _fact_row(f: dict[str, Any], lang: str) -> list[Any]:
-    """A fact as a row of the workbook's fact sheets (the plan year for a plan)."""
-    ind = indicator_by_key().get(_s(f["indicator"]))
+    """A fact read by SQL (text is str or None) as a row of the workbook's fact sheets, with
+    the plan year for a plan; 20,000 of them per workbook, so no more work than needed."""
+    key = f["indicator"] or ""
+    ind = indicator_by_key().get(key)
     is_plan = f["kind"] == "plan"
     year = f["_plan_year"] if is_plan else f["year"]
     return [
         f["_n"],
-        _s(f["fact_id"]),
-        _s(f["doc_id"]),
-        _ind_label(ind, _s(f["noun_phrase"]) or _s(f["label"]), lang),
-        _s(f["indicator"]),
-        unit_label(_s(f["unit"]), lang),
+        f["fact_id"] or "",
+        f["doc_id"] or "",
+        _ind_label(ind, f["noun_phrase"] or f["label"] or "", lang),
+        key,
+        unit_label(f["unit"] or "", lang),
         None if year is None else int(year),
         float(f["value"]),
-        _s(f["qualifier"]) or None,
+        f["qualifier"] or None,
         TEXT[lang]["plan"] if is_plan else "",
-        _s(f["sentence"]),
+        f["sentence"] or "",
     ]
 
 
