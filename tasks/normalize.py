@@ -242,7 +242,8 @@ def _line_kind(line: str, *, is_last: bool, first: bool) -> str:
         return "caption"
     if is_last and n_words <= 7 and _BYLINE_RE.match(line):
         return "byline"
-    ends_sentence = line.rstrip()[-1] in _SENTENCE_END_CHARS
+    # (a slice: a line of white space other than " ", "\x85" alone, would have no last character)
+    ends_sentence = line.rstrip()[-1:] in _SENTENCE_END_CHARS
     if ends_sentence or line.startswith(_BULLETS):
         return ""
     # a line with no sentence end: the headline first, then subheadings and photo captions;

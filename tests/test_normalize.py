@@ -199,3 +199,10 @@ def test_normalize_text_memo_never_answers_for_another_text() -> None:
     assert normalize_text(b) == "Hội nghị\nsơ kết"
     c = "".join(["Hội  nghị\r\n", "\r\ntổng kết"])  # equal to a, not the same object
     assert normalize_text(c) == normalize_text(a)
+
+
+@pytest.mark.parametrize("raw", ["\x85", "Hội nghị.\n\u2029\nKết thúc.", "a\n\x1c"])
+def test_a_line_of_unusual_white_space_is_no_error(raw: str) -> None:
+    # normalize_text strips only " " from lines; str.rstrip() strips these too
+    doc = normalize_doc(SourceDoc("x", "x.txt", raw))
+    assert all(0 <= s.start < s.end <= len(doc.text) for s in doc.sentences)
