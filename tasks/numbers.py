@@ -495,11 +495,12 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
             break  # another figure, or punctuation: "," ";" "(" "/" the closing quote
         # ("dầu DO": a word in capitals is an abbreviation, never the stop word "do")
         if not quoted and not (len(tok) > 1 and tok[1].isupper()):
-            word = folded[m.start() : m.end()]
+            t_start, t_end = m.span()
+            word = folded[t_start:t_end]
             stop = ""
             for tail in multis.get(word, ()):
-                end = m.end() + len(tail)
-                if folded.startswith(tail, m.end()) and not (end < s_end and folded[end].isalpha()):
+                end = t_end + len(tail)
+                if folded.startswith(tail, t_end) and not (end < s_end and folded[end].isalpha()):
                     stop = word + tail
                     break
             if not stop and word in singles:
