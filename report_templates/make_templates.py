@@ -612,7 +612,9 @@ def build(lang: str, folder: Path = HERE) -> Path:
     _tag(doc, "{%p for chart in charts %}")
     p = _para(doc, "{{ chart.image }}", align=CENTER, after=0)
     p.paragraph_format.keep_with_next = True
-    _para(doc, "{{ chart.caption }}", style="Caption", italic=True, size=12, align=CENTER)
+    p = _para(doc, "{{ chart.caption }}", style="Caption", italic=True, size=12, align=CENTER)
+    p.paragraph_format.keep_with_next = True
+    _para(doc, "{{ chart.note }}", italic=True, size=10, align=JUSTIFY)
     _tag(doc, "{%p endfor %}")
     _tag(doc, "{%p if not charts %}")
     _para(doc, t["no_data"], indent=True)

@@ -100,6 +100,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_province": "Chưa xác định địa phương",
         "more_items": "… và {n} mục khác (xem {where}).",
         "chart": "Biểu đồ {n}. {label}",
+        "chart_sources": "Nguồn số liệu từng năm (Phụ lục II): {cited}.",
         "province_chart": "Biểu đồ {n}. {label}: năm {year}, theo địa phương (số liệu và nguồn: "
         "các bảng dưới đây)",
         "duplicate": "{source} trùng với {original}",
@@ -159,6 +160,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_province": "Province unknown",
         "more_items": "… and {n} more (see {where}).",
         "chart": "Chart {n}. {label}",
+        "chart_sources": "Source of each year's figure (Annex II): {cited}.",
         "province_chart": "Chart {n}. {label}: {year}, by province (figures and sources: the "
         "tables below)",
         "duplicate": "{source} duplicates {original}",
@@ -440,6 +442,10 @@ def _catalog_order() -> dict[str, int]:
 #: facts.csv by indicator, year and province, so that a figure summing thousands of reports
 #: keeps a short entry.
 QUOTED_PER_FIGURE = CITED_IDS
+#: Sentences quoted for a figure of the province annex: its first (by conference date), the
+#: others counted. 65 provinces × 4 indicators × 6 years quoting three sentences each made the
+#: sources annex 440 pages long at 100,000 reports.
+QUOTED_PER_PROVINCE_FIGURE = 1
 
 #: Conference sections in the briefing; beyond it, the latest ones, and a line that says how
 #: many more documents are in documents.csv and facts.csv.
@@ -494,8 +500,9 @@ class _Sources:
     single fact), given at its first citation; the entry quotes the sentences behind it.
 
     A figure is known by its first ``QUOTED_PER_FIGURE`` fact ids and its count of facts (two
-    figures with the same first facts and as many facts have the same facts). The facts
-    themselves are read from the store once, at the end, for the cited ids only.
+    figures with the same first facts and as many facts have the same facts); it quotes as
+    many sentences as its most generous citation asked for. The facts themselves are read
+    from the store once, at the end, for the quoted ids only.
     """
 
     def __init__(self, db: BriefingDB, lang: str) -> None:
@@ -503,20 +510,24 @@ class _Sources:
         self.lang = lang
         self.keys: list[tuple[tuple[str, ...], int]] = []
         self.number: dict[tuple[tuple[str, ...], int], int] = {}
+        self.quoted: dict[tuple[tuple[str, ...], int], int] = {}
 
-    def cite(self, fact_ids: list[str], total: int | None = None) -> str:
+    def cite(
+        self, fact_ids: list[str], total: int | None = None, quote: int = QUOTED_PER_FIGURE
+    ) -> str:
         """ "[3]": the annex number of the figure made of these facts (``total`` of them,
-        ``len(fact_ids)`` if not given), numbering it if new."""
+        ``len(fact_ids)`` if not given), numbering it if new; its entry quotes ``quote``."""
         ids = tuple(str(f) for f in fact_ids)
         key = (ids[:QUOTED_PER_FIGURE], len(ids) if total is None else int(total))
         if key not in self.number:
             self.number[key] = len(self.keys) + 1
             self.keys.append(key)
+        self.quoted[key] = max(self.quoted.get(key, 0), min(max(quote, 1), QUOTED_PER_FIGURE))
         return f"[{self.number[key]}]"
 
     def rows(self) -> list[dict[str, Any]]:
         """The annex entries, in number order."""
-        needed = sorted({f for ids, _ in self.keys for f in ids})
+        needed = sorted({f for key in self.keys for f in key[0][: self.quoted[key]]})
         facts = {
             str(r["fact_id"]): r
             for r in _records(
@@ -536,8 +547,8 @@ class _Sources:
             )
         }
         return [
-            self._row([facts[f] for f in ids], total, n, source)
-            for n, (ids, total) in enumerate(self.keys, start=1)
+            self._row([facts[f] for f in key[0][: self.quoted[key]]], key[1], n, source)
+            for n, key in enumerate(self.keys, start=1)
         ]
 
     def _row(
@@ -605,6 +616,10 @@ def build_context(
     src = _Sources(db, lang)
 
     table = comparison_rows(comp, years, lang, src.cite)
+    # every figure printed outside the table (a headline's first year, a chart's bars of the
+    # years before the table's) is cited too
+    heads = headlines(comp, lang, src.cite)
+    chart_notes = [chart_sources(comp, key, lang, src.cite) for key in chart_keys(comp)]
     province_tables = _province_tables(
         data, province_sql(db) if provinces is None else provinces, years, lang, src.cite
     )
@@ -635,7 +650,7 @@ def build_context(
             years=", ".join(map(str, doc_years)) if doc_years else t["unknown"],
         ),
         "summary": summary_sentences(data, lang, fact_counts(db)),
-        "headlines": headlines(comp, lang),
+        "headlines": heads,
         "years": [str(y) for y in years],
         "years_note": t["years_note"].format(
             n=len(years), span=_year_span(years), first=all_years[0], last=years[0] - 1
@@ -652,6 +667,7 @@ def build_context(
         if plans_total > len(plans)
         else "",
         "charts": charts or [],
+        "chart_notes": chart_notes,
         "province_charts": [],
         "conferences": conferences,
         "conferences_more": TEXT[lang]["more_conferences"].format(
@@ -765,7 +781,7 @@ def _say(lang: str, key: str, n: int, **kw: Any) -> str:
     """``TEXT[lang][key]`` for ``n`` things; English has a "_one" form for a single one."""
     t = TEXT[lang]
     text = t[f"{key}_one"] if n == 1 and f"{key}_one" in t else t[key]
-    return text.format(n=n, **kw)
+    return text.format(n=format_number(n, lang=lang), **kw)  # "100.000 văn bản"
 
 
 def fact_counts(db: BriefingDB) -> dict[str, int]:
@@ -808,11 +824,16 @@ def summary_sentences(
     if counts["n"]:
         out.append(
             t["facts"].format(
-                n=counts["n"],
-                r=counts["results"],
-                i=counts["indicators"],
-                p=counts["plans"],
-                o=counts["other"],
+                **{
+                    k: format_number(counts[name], lang=lang)
+                    for k, name in (
+                        ("n", "n"),
+                        ("r", "results"),
+                        ("i", "indicators"),
+                        ("p", "plans"),
+                        ("o", "other"),
+                    )
+                }
             )
         )
     if len(data.quarantine):
@@ -820,9 +841,11 @@ def summary_sentences(
     return out
 
 
-def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
+def headlines(comp: pd.DataFrame, lang: str, cite: Callable[..., str] | None = None) -> list[str]:
     """One sentence per indicator with figures in two or more years, in catalog order:
     "Mô hình "Dân vận khéo" xây dựng mới: 155 (2017) → 3.340 (2023), tăng 3.185 (+2.054,8%)."
+
+    With ``cite``, each figure carries its number in the sources annex: "155 (2017) [3]".
     """
     t = TEXT[lang]
     out = []
@@ -834,8 +857,9 @@ def headlines(comp: pd.DataFrame, lang: str) -> list[str]:
         first = group.iloc[0]
         unit = _s(first["unit"])
         points = [
-            f"{format_value(v, unit, _s(q), lang=lang)} ({int(y)})"
-            for v, q, y in zip(group["value"], group["qualifier"], group["year"], strict=True)
+            f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} ({int(r['year'])})"
+            + (f" {cite(list(r['fact_ids']), r.get('n_facts'))}" if cite else "")
+            for r in group.to_dict("records")
         ]
         # a long series reads as its first year and its last two: "155 (2009) → … → 3.340 (2025)"
         series = " → ".join(points if len(points) <= 4 else [points[0], "…", *points[-2:]])
@@ -884,7 +908,9 @@ def _province_tables(
     out: list[dict[str, Any]] = []
     for prov in sorted(nested, key=lambda p: (p == "", vi_sort_key(p))):
         rows = [
-            _table_row(key, nested[prov][key], years, lang, cite)
+            _table_row(
+                key, nested[prov][key], years, lang, partial(cite, quote=QUOTED_PER_PROVINCE_FIGURE)
+            )
             for key in top
             if key in nested[prov] and any(y in nested[prov][key] for y in years)
         ]
@@ -1037,6 +1063,7 @@ def _quality(data: BriefingInput, db: BriefingDB, lang: str) -> dict[str, list[s
             ],
             len(data.quarantine),
             more.format(n="{n}", where="quarantine.csv"),
+            lang,
         ),
         "duplicates": _capped(
             [
@@ -1045,8 +1072,9 @@ def _quality(data: BriefingInput, db: BriefingDB, lang: str) -> dict[str, list[s
             ],
             len(data.duplicates),
             more.format(n="{n}", where="run.json"),
+            lang,
         ),
-        "unknown": _capped(unknown, n_unknown, more.format(n="{n}", where="documents.csv")),
+        "unknown": _capped(unknown, n_unknown, more.format(n="{n}", where="documents.csv"), lang),
         "other": _capped(
             [
                 f"{r['doc_id']}: {fact_value(r, lang)} — “{_s(r['noun_phrase']) or _s(r['label'])}”"
@@ -1054,43 +1082,60 @@ def _quality(data: BriefingInput, db: BriefingDB, lang: str) -> dict[str, list[s
             ],
             n_other,
             more.format(n="{n}", where="facts.csv"),
+            lang,
         ),
         "vague": _capped(
             [f"{doc_id}: “{phrase}”" for doc_id, phrase in data.vague[: MAX_QUALITY_ITEMS + 1]],
             len(data.vague),
             more.format(n="{n}", where="facts.csv"),
+            lang,
         ),
     }
 
 
-def _capped(items: list[str], total: int, more: str) -> list[str]:
+def _capped(items: list[str], total: int, more: str, lang: str = "vi") -> list[str]:
     """At most ``MAX_QUALITY_ITEMS`` lines, then one saying how many more and where they are:
     at 100,000 reports the annex would otherwise run to thousands of pages."""
     if total <= MAX_QUALITY_ITEMS:
         return items
-    return [*items[:MAX_QUALITY_ITEMS], more.format(n=total - MAX_QUALITY_ITEMS)]
+    rest = format_number(total - MAX_QUALITY_ITEMS, lang=lang)
+    return [*items[:MAX_QUALITY_ITEMS], more.format(n=rest)]
 
 
 # --- charts ------------------------------------------------------------------------------------
 
 
-def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str, bytes]]:
-    """Bar charts (PNG) of the indicators with figures in two or more years.
-
-    Most years first, then catalog order; at most ``limit``. Years are categories, so that a
-    gap (2017, then 2020) is not drawn as a trend. Each bar is labelled with the figure as the
-    table prints it. The PNGs carry no timestamp or software tag, so the same data give the
-    same bytes.
-    """
-    out: list[tuple[str, bytes]] = []
+def chart_keys(comp: pd.DataFrame, limit: int = 8) -> list[str]:
+    """The indicators charted: figures in two or more years, most years first, then catalog
+    order; at most ``limit``."""
     if comp.empty:
-        return out
+        return []
     counts = comp.groupby("indicator")["year"].nunique()
     order = _catalog_order()
     keys = sorted(
         (str(k) for k, n in counts.items() if n >= 2), key=lambda k: (-counts[k], order.get(k, 0))
     )
-    for i, key in enumerate(keys[:limit], start=1):
+    return keys[:limit]
+
+
+def chart_sources(comp: pd.DataFrame, key: str, lang: str, cite: Callable[..., str]) -> str:
+    """The line under a chart that cites each bar: "Nguồn: 2009 [31]; 2010 [32]; …"."""
+    rows = comp[comp["indicator"] == key].sort_values("year").to_dict("records")
+    cited = "; ".join(
+        f"{int(r['year'])} {cite(list(r['fact_ids']), r.get('n_facts'))}" for r in rows
+    )
+    return TEXT[lang]["chart_sources"].format(cited=cited)
+
+
+def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str, bytes]]:
+    """Bar charts (PNG) of the indicators of ``chart_keys``.
+
+    Years are categories, so that a gap (2017, then 2020) is not drawn as a trend. Each bar is
+    labelled with the figure as the table prints it; the context's ``chart_notes`` cite them.
+    The PNGs carry no timestamp or software tag, so the same data give the same bytes.
+    """
+    out: list[tuple[str, bytes]] = []
+    for i, key in enumerate(chart_keys(comp, limit), start=1):
         group = comp[comp["indicator"] == key].sort_values("year")
         first = group.iloc[0]
         unit = _s(first["unit"])
@@ -1344,9 +1389,14 @@ def render_docx(
     except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as err:
         raise TemplateError(f"template {template} is not a Word document: {err}") from err
     context = dict(context)
+    notes = list(context.get("chart_notes") or [])
     context["charts"] = [
-        {"image": InlineImage(tpl, io.BytesIO(png), width=Mm(150)), "caption": caption}
-        for caption, png in (charts or [])
+        {
+            "image": InlineImage(tpl, io.BytesIO(png), width=Mm(150)),
+            "caption": caption,
+            "note": notes[i] if i < len(notes) else "",
+        }
+        for i, (caption, png) in enumerate(charts or [])
     ]
     # a chart of 63 provinces is tall: as wide as fits the landscape page in 150 mm of height
     context["province_charts"] = [

@@ -235,9 +235,17 @@ ORG = Organisation(
 # --- context -----------------------------------------------------------------------------------
 
 
+def _uncited(text: str) -> str:
+    """A headline without its annex numbers: "155 (2017) [1] → …" -> "155 (2017) → …"."""
+    return re.sub(r" \[\d+\]", "", text)
+
+
 def test_summary_says_coverage_and_headline_changes() -> None:
     ctx = build_context(_data(), ORG, "vi")
-    text = " ".join(ctx["summary"] + ctx["headlines"])
+    # the headline figures carry their annex numbers: "155 (2017) [1] → 3.340 (2023) [2]"
+    cited = r"155 \(2017\) \[\d+\] → 3\.340 \(2023\) \[\d+\]"
+    assert any(re.search(cited, h) for h in ctx["headlines"])
+    text = " ".join(ctx["summary"] + [_uncited(h) for h in ctx["headlines"]])
     assert "4 văn bản" in text and "2017, 2023" in text
     assert "(Hà Tĩnh, Nghệ An)" in text and "1 văn bản chưa xác định địa phương" in text
     assert 'Mô hình "Dân vận khéo" xây dựng mới: 155 (2017) → 3.340 (2023), tăng 3.185' in text
@@ -370,7 +378,7 @@ def test_english_context_uses_catalog_labels_and_english_numbers() -> None:
     ctx = build_context(_data(), ORG, "en")
     labels = {r["label"] for r in ctx["table"]}
     assert 'New "skilled mass mobilisation" models' in labels
-    assert any("155 (2017) → 3,340 (2023), up 3,185" in h for h in ctx["headlines"])
+    assert any("155 (2017) → 3,340 (2023), up 3,185" in _uncited(h) for h in ctx["headlines"])
     assert "1 document does not say which province it comes from." in " ".join(ctx["summary"])
     # the quoted source sentences stay Vietnamese
     assert all(s["sentence"].startswith("“Câu nguồn") for s in ctx["trace"])
@@ -602,9 +610,17 @@ def test_many_years_show_the_latest_and_fit_the_page(tmp_path: Path) -> None:
         "Các bảng trình bày 6 năm gần nhất (2018–2023); số liệu các năm 2010–2017: "
         "xem comparison.xlsx."
     )
-    assert ctx["headlines"][0].endswith(
+    assert _uncited(ctx["headlines"][0]).endswith(
         ": 2.010 (2010) → … → 2.022 (2022) → 2.023 (2023), tăng 1 (+0%)."
     )
+    # figures of years before the table's are printed too (a headline, a chart): cited as well
+    trace = {s["n"]: s for s in ctx["trace"]}
+    first = re.search(r"2\.010 \(2010\) \[(\d+)\]", ctx["headlines"][0])
+    assert first and trace[int(first.group(1))]["fact_ids"] == ["y2010"]
+    note = ctx["chart_notes"][0]
+    cited = dict(re.findall(r"(\d{4}) \[(\d+)\]", note))
+    assert sorted(cited) == [str(y) for y in range(2010, 2024)]
+    assert all(trace[int(n)]["fact_ids"] == [f"y{y}"] for y, n in cited.items())
     doc = Document(io.BytesIO(render_docx(default_template("vi"), ctx)))
     assert ctx["years_note"] in _all_text(doc)
     table = next(t for t in doc.tables if t.rows[0].cells[0].text == "Chỉ tiêu")
@@ -818,6 +834,10 @@ def test_every_figure_in_the_docx_has_a_number_that_quotes_its_sentence(
     for n, entry in trace.items():
         for fid in entry["fact_ids"]:
             assert f"“{sentences[fid]}”" in printed[n]
+    # anywhere in the text (headlines, chart notes, plans, conferences) a [n] is an annex row
+    text = _all_text(doc)
+    assert "Nguồn số liệu từng năm (Phụ lục II): 2017 [" in text
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} <= set(trace)
 
 
 def test_province_charts_draw_the_annex_figures_of_the_latest_year() -> None:
@@ -838,3 +858,27 @@ def test_province_charts_draw_the_annex_figures_of_the_latest_year() -> None:
     assert charts == province_chart_pngs(ctx["province_tables"], long, [2017, 2023], "vi")
     doc = Document(io.BytesIO(render_docx(default_template("vi"), ctx, [], charts)))
     assert len(doc.inline_shapes) == 1 and charts[0][0] in _all_text(doc)
+
+
+def test_a_province_figure_quotes_its_first_sentence_and_counts_the_rest() -> None:
+    data = _data()
+    base = data.facts.iloc[2].to_dict()  # f3: nghe_an_2023, dan_van_kheo_new, 2023
+    rows = [{**base, "fact_id": f"na{i}", "value": 1.0} for i in range(4)]
+    rows.append({**data.facts.iloc[1].to_dict(), "fact_id": "ht0", "value": 1.0})  # Hà Tĩnh
+    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
+    many = BriefingInput(
+        facts=facts,
+        documents=data.documents,
+        comparison=comparison_long(facts, data.documents),
+        quarantine=data.quarantine,
+    )
+    ctx = build_context(many, ORG, "vi")
+    national = ctx["trace"][int(re.search(r"\[(\d+)\]", ctx["table"][0]["cells"][-1]).group(1)) - 1]
+    assert national["count"] == 5 and len(national["fact_ids"]) == 3
+    nghe_an = next(t for t in ctx["province_tables"] if t["title"].endswith("Nghệ An"))
+    n = int(re.search(r"\[(\d+)\]", nghe_an["rows"][0]["cells"][-1]).group(1))
+    entry = ctx["trace"][n - 1]
+    assert entry["fact_ids"] == ["na0"] and entry["count"] == 4
+    assert entry["sentence"].endswith(
+        "(và 3 số liệu khác của ô này: xem facts.csv theo chỉ tiêu, năm, địa phương)"
+    )
