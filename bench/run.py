@@ -435,7 +435,9 @@ def measure(
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = dict(os.environ)
-    env["PREFECT_HOME"] = str(scratch / f"prefect-home-{path}-{size}")
+    # a fresh Prefect database measures a first install (its migrations take ~20 s);
+    # --prefect-home reuses one, as a user's second and later runs do
+    env["PREFECT_HOME"] = str(args.prefect_home or scratch / f"prefect-home-{path}-{size}")
     env.setdefault("PYTHONHASHSEED", "0")
     flow_args = _flow_args(args.flow_arg)
     if "store" not in flow_args and path != "pure":
@@ -607,6 +609,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="free text stored with the results (the load)")
     ap.add_argument("--profile", action="store_true", help="cProfile the pure path (first size)")
     ap.add_argument("--keep", action="store_true", help="keep the outputs and stores")
+    ap.add_argument(
+        "--prefect-home",
+        type=Path,
+        default=None,
+        help="PREFECT_HOME to reuse (default: a fresh one per measurement)",
+    )
     # the child side (internal)
     ap.add_argument(
         "--pure-stages",

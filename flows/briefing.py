@@ -23,11 +23,13 @@ import tonghop  # noqa: F401  (Prefect defaults before Prefect is imported)
 
 import os
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
 from prefect import flow, runtime
+from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
@@ -40,6 +42,7 @@ from tasks.render import Organisation, render_task
 from tasks.reuse import check_reuse_task, outputs_of, record_outputs_task, reused_artifact_task
 from tasks.runlog import StageTimer, document_counts, write_run_json_task
 from tasks.store import (
+    BatchResult,
     finish_scan_task,
     load_run_index_task,
     record_run_task,
@@ -105,16 +108,22 @@ def build_briefing(
         # the store's documents, to check new ones against; not needed when nothing is new
         if scan.plan.to_read:
             index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
-        # at most IN_FLIGHT batches at a time, so that memory stays bounded
-        for window in batches(batches(scan.plan.to_read, batch_size), IN_FLIGHT):
-            futures = [
+
+        def save(future: PrefectFuture[BatchResult]) -> list[tuple[str, str]]:
+            batch = whole(future.result())
+            return save_batch_task(store, source, batch, run_id, scan.fingerprint, whole(index))
+
+        # a sliding window of IN_FLIGHT batches: the workers never wait for a save, and
+        # memory stays bounded (a batch's texts are gone once it is saved)
+        in_flight: deque[PrefectFuture[BatchResult]] = deque()
+        for files in batches(scan.plan.to_read, batch_size):
+            in_flight.append(
                 process_batch_task.submit(source, files, max_file_bytes, scan.manifest)
-                for files in window
-            ]
-            for future in futures:
-                outcomes += save_batch_task(
-                    store, source, whole(future.result()), run_id, scan.fingerprint, whole(index)
-                )
+            )
+            if len(in_flight) == IN_FLIGHT:
+                outcomes += save(in_flight.popleft())
+        while in_flight:
+            outcomes += save(in_flight.popleft())
         unchanged = finish_scan_task(store, whole(scan.plan), run_id)
     # --- reuse the last outputs if nothing they are built from changed ---
     org = organisation or settings.to_organisation()
