@@ -711,8 +711,9 @@ def _annexes(doc: Any, t: dict[str, str]) -> None:
             "{{ s.sentence }}",
         ],
         "s in trace",
-        [12, 45, 45, 30, 120],
-        size=11,
+        # 10 pt and the widest column for the sentences: thousands of rows at scale
+        [12, 40, 40, 28, 132],
+        size=10,
     )
     _heading(doc, t["source_list"], 2)
     _tag(doc, "{%p for s in sources %}")
