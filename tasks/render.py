@@ -1162,7 +1162,7 @@ def province_chart_pngs(
     """One chart per indicator of the province annex: its latest year shown, by province.
 
     Only figures the annex tables print (and cite), so that every number of a chart can be
-    traced through the table; provinces in the order of the tables.
+    traced through the table; known provinces in the order of the tables.
     """
     if not tables or not years:
         return []
@@ -1177,10 +1177,10 @@ def province_chart_pngs(
         year = int(rows["year"].max())
         latest = rows[rows["year"] == year]
         by_province = dict(zip(latest["province"].map(_s), latest.to_dict("records"), strict=True))
+        # the documents of no known province add up across provinces: a bar of them would
+        # dwarf every province's (their row stays in the annex tables)
         names = [t["title"].split(". ", 1)[1] for t in tables]
-        shown = [
-            (n, by_province[p]) for n in names if (p := "" if n == unknown else n) in by_province
-        ]
+        shown = [(n, by_province[n]) for n in names if n != unknown and n in by_province]
         if len(shown) < 2:
             continue
         ind = indicator_by_key()[key]
