@@ -237,8 +237,7 @@ def _build(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _api(early: LocalAPI | None) -> Iterator[None]:
     """Use the local API started early, unless Prefect's settings name another one."""
-    from prefect.logging.handlers import APILogWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL
 
     if early is not None and PREFECT_API_URL.value():  # a profile or prefect.toml names one
         early.stop()
@@ -248,14 +247,34 @@ def _api(early: LocalAPI | None) -> Iterator[None]:
         return
     try:
         early.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-        # process-pool and Dask workers read the environment; this process its settings
-        os.environ["PREFECT_API_URL"] = early.url
-        with temporary_settings({PREFECT_API_URL: early.url}):
+        with _pointed_at(early.url):
+            yield
+    finally:
+        early.stop()
+
+
+@contextlib.contextmanager
+def _pointed_at(url: str) -> Iterator[None]:
+    """Every thread and worker of this run talks to the API at ``url``.
+
+    Worker processes read the environment when they start; threads without a settings
+    context of their own (the process pool's message forwarder, log and event workers) read
+    Prefect's process-global settings, which are refreshed from the environment here: without
+    that they would start an ephemeral server of their own.
+    """
+    from prefect.context import refresh_global_settings_context
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    os.environ["PREFECT_API_URL"] = url
+    refresh_global_settings_context()
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
             yield
             APILogWorker.drain_all()  # send the last logs before the server goes away
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        early.stop()
+        refresh_global_settings_context()
 
 
 @contextlib.contextmanager
@@ -274,20 +293,16 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
         pool = ProcessPoolTaskRunner(max_workers=args.workers or os.cpu_count() or 1)
         yield lambda f: f.with_options(task_runner=pool)
         return
-    from prefect.logging.handlers import APILogWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect_dask import DaskTaskRunner
 
     server = None
-    settings: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    pointed: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if not os.environ.get("PREFECT_API_URL"):
         from prefect.server.api.server import SubprocessASGIServer
 
         server = SubprocessASGIServer()
         server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-        # workers read the environment when they start; this process reads its settings
-        os.environ["PREFECT_API_URL"] = server.api_url
-        settings = temporary_settings({PREFECT_API_URL: server.api_url})
+        pointed = _pointed_at(server.api_url)
     if args.dask_address:
         runner = DaskTaskRunner(address=args.dask_address)
     else:
@@ -300,12 +315,10 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
             }
         )
     try:
-        with settings:
+        with pointed:
             yield lambda f: f.with_options(task_runner=runner)
-            APILogWorker.drain_all()  # send the last logs before the server goes away
     finally:
         if server is not None:
-            os.environ.pop("PREFECT_API_URL", None)
             server.stop()
 
 
