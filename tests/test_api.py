@@ -36,3 +36,29 @@ def test_no_early_server_when_prefect_is_already_in_use(monkeypatch: pytest.Monk
     assert start_early() is None
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert start_early() is None
+
+
+def test_cli_runs_on_one_api_server(prefect_harness, seeds: Path, tmp_path: Path) -> None:
+    """``tonghop build`` with its process pool: the early server is the only one started
+    (Prefect announces a server it starts itself with "Starting temporary server")."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "tonghop.cli", "build", "--source", str(seeds)]
+        + ["--out", str(out), "--store", str(tmp_path / "s.duckdb"), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    logs = done.stdout + done.stderr
+    assert done.returncode == 0, logs[-3000:]
+    assert "Starting temporary server" not in logs
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["documents"]["new"] == 5
