@@ -1,7 +1,7 @@
 """Benchmark harness: documents per second per stage and end to end, and peak memory.
 
     python bench/run.py --sizes 1000,10000 [--paths pure,flow] [--seed 1] [--rerun]
-                        [--flow-via inprocess|cli] [--batch-size 500] [--flow-arg KEY=VALUE ...]
+                        [--flow-via inprocess|cli] [--batch-size 1000] [--flow-arg KEY=VALUE ...]
                         [--data-root /tmp/tonghop-bench] [--note "what else ran"] [--profile]
 
 Two paths over the same generated reports (``bench/generate.py``, made once per size and seed
@@ -601,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000", help="comma-separated numbers of reports")
     ap.add_argument("--paths", default="pure,flow", help="pure, flow (in-process), cli")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--flow-arg", action="append", default=[], help="KEY=VALUE for the flow")
     ap.add_argument("--rerun", action="store_true", help="run the flow twice: the 2nd is a re-run")
     ap.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "tonghop-bench")

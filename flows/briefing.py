@@ -78,7 +78,7 @@ def build_briefing(
     out: Path = Path("out"),
     lang: Literal["vi", "en"] = "vi",
     template: Path | None = None,
-    batch_size: int = Field(default=500, ge=1, le=100_000),
+    batch_size: int = Field(default=1000, ge=1, le=100_000),
     max_file_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1),
     store: Path = Path("data/tonghop.duckdb"),
     overrides: Path | None = None,

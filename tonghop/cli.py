@@ -145,8 +145,8 @@ def _build_parser(sub: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--batch-size",
         type=int,
-        default=500,
-        help="files per task run of the ingest/normalise/extract stages (default: 500)",
+        default=1000,
+        help="files per task run of the ingest/normalise/extract stages (default: 1000)",
     )
     build.add_argument(
         "--max-file-mb",
