@@ -415,6 +415,13 @@ def band_keys(sigs: np.ndarray) -> np.ndarray:
     return keys
 
 
+#: Signatures are kept in blocks of this many rows (one array each, not one per document).
+SIG_BLOCK = 4096
+#: Documents checked one by one wait in a dict until this many, then join the sorted arrays:
+#: a dict entry per band per document (32 a document) held ~7 KB a document, the arrays 0.5 KB.
+MERGE_EVERY = 4096
+
+
 @dataclass
 class Deduplicator:
     """Keeps what has been read so far and tells whether a new document repeats it.
@@ -424,19 +431,29 @@ class Deduplicator:
     text's (``contained``). MinHash with LSH bands: a new document is compared with the few
     candidates that share a band, not with every document read.
 
-    Documents known in bulk (a store's active documents, ``add_known``) are indexed in sorted
-    arrays, searched with ``np.searchsorted``; documents added one by one go to a dict.
+    Band keys live in two sorted arrays (key, document), searched with ``np.searchsorted``,
+    and the signatures in blocks of rows, so that 100,000 documents take ~60 MB rather than
+    ~750 MB. Documents checked one by one wait in a small dict and join the arrays every
+    ``MERGE_EVERY`` documents (a merge of two sorted runs); documents known in bulk (a
+    store's active documents, ``add_known``) join them at once.
     """
 
     threshold: float = NEAR_THRESHOLD
     contained: float = CONTAINED_THRESHOLD
     _exact: dict[str, str] = field(default_factory=dict)
-    _sigs: list[np.ndarray] = field(default_factory=list)
+    _blocks: list[np.ndarray] = field(default_factory=list)
+    _count: int = 0
     _sizes: list[int] = field(default_factory=list)
     _sources: list[str] = field(default_factory=list)
-    _bands: dict[int, list[int]] = field(default_factory=dict)
+    _pending: dict[int, list[int]] = field(default_factory=dict)
+    _pending_keys: list[np.ndarray] = field(default_factory=list)
+    _pending_owner: list[int] = field(default_factory=list)
     _bulk_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     _bulk_owner: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        """Documents registered with a signature."""
+        return self._count
 
     def check(self, doc: SourceDoc) -> tuple[str, str] | None:
         """Register ``doc`` unless it repeats one seen before.
@@ -461,34 +478,71 @@ class Deduplicator:
             keys = band_keys(sig[None, :])[0]
             candidates = sorted(self._candidates(keys))
             if candidates:
-                same = (np.stack([self._sigs[j] for j in candidates]) == sig).mean(axis=1)
+                same = (np.stack([self._sig(j) for j in candidates]) == sig).mean(axis=1)
                 for j, jaccard in zip(candidates, same.tolist(), strict=True):
                     # |A n B| = J (|A| + |B|) / (1 + J): the share of the new text's 5-grams
                     # that are in the earlier text
                     inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
                     if jaccard >= self.threshold or inside >= self.contained:
                         return "near", self._sources[j]
-            index = len(self._sigs)
-            self._sigs.append(sig)
-            self._sizes.append(size)
-            self._sources.append(source)
+            index = self._store(sig, size, source)
             for k in keys.tolist():
-                self._bands.setdefault(k, []).append(index)
+                self._pending.setdefault(k, []).append(index)
+            self._pending_keys.append(keys)
+            self._pending_owner.append(index)
+            if len(self._pending_owner) >= MERGE_EVERY:
+                self._merge_pending()
         self._exact[key] = source
         return None
 
+    def _sig(self, j: int) -> np.ndarray:
+        return self._blocks[j // SIG_BLOCK][j % SIG_BLOCK]
+
+    def _store(self, sig: np.ndarray, size: int, source: str) -> int:
+        """Keep a signature with its size and source; its index."""
+        j = self._count
+        if j % SIG_BLOCK == 0:
+            self._blocks.append(np.empty((SIG_BLOCK, NUM_PERM), dtype=np.uint64))
+        self._blocks[-1][j % SIG_BLOCK] = sig
+        self._sizes.append(size)
+        self._sources.append(source)
+        self._count += 1
+        return j
+
     def _candidates(self, keys: np.ndarray) -> set[int]:
-        """Indices of the documents that share at least one band key with ``keys``."""
+        """Indices of the documents that share at least one band key with ``keys``.
+
+        Most documents share none: one ``searchsorted`` and one set intersection say so.
+        """
         found: set[int] = set()
-        if self._bulk_keys.size:
-            lo = np.searchsorted(self._bulk_keys, keys, side="left")
-            hi = np.searchsorted(self._bulk_keys, keys, side="right")
-            for start, end in zip(lo.tolist(), hi.tolist(), strict=True):
-                if end > start:
+        n = self._bulk_keys.size
+        if n:
+            lo = np.searchsorted(self._bulk_keys, keys)
+            hit = self._bulk_keys[np.minimum(lo, n - 1)] == keys
+            if hit.any():
+                hi = np.searchsorted(self._bulk_keys, keys[hit], side="right")
+                for start, end in zip(lo[hit].tolist(), hi.tolist(), strict=True):
                     found.update(self._bulk_owner[start:end].tolist())
-        for k in keys.tolist():
-            found.update(self._bands.get(k, ()))
+        for k in self._pending.keys() & set(keys.tolist()):
+            found.update(self._pending[k])
         return found
+
+    def _join(self, keys: np.ndarray, owners: np.ndarray) -> None:
+        """Add (band key, document) pairs to the sorted arrays."""
+        order = np.argsort(keys, kind="stable")
+        flat = np.concatenate([self._bulk_keys, keys[order]])
+        owner = np.concatenate([self._bulk_owner, owners[order]])
+        # two sorted runs: the stable sort (timsort) merges them in linear time
+        merged = np.argsort(flat, kind="stable")
+        self._bulk_keys, self._bulk_owner = flat[merged], owner[merged]
+
+    def _merge_pending(self) -> None:
+        if not self._pending_owner:
+            return
+        keys = np.concatenate(self._pending_keys)
+        owners = np.repeat(np.asarray(self._pending_owner, dtype=np.int64), BANDS)
+        self._join(keys, owners)
+        self._pending, self._pending_keys, self._pending_owner = {}, [], []
 
     def add_known(
         self, keys: list[str], sigs: np.ndarray, sizes: list[int], sources: list[str]
@@ -504,18 +558,13 @@ class Deduplicator:
                 without a signature is registered by ``check_parts`` instead).
             sizes, sources: their shingle counts and sources.
         """
-        start = len(self._sigs)
-        self._sigs.extend(sigs)
-        self._sizes.extend(sizes)
-        self._sources.extend(sources)
+        start = self._count
+        for sig, size, source in zip(sigs, sizes, sources, strict=True):
+            self._store(sig, size, source)
         for key, source in zip(keys, sources, strict=True):
             self._exact.setdefault(key, source)
-        flat = np.concatenate([self._bulk_keys, band_keys(sigs).ravel()])
-        owner = np.concatenate(
-            [self._bulk_owner, np.repeat(np.arange(start, start + len(keys)), BANDS)]
-        )
-        order = np.argsort(flat, kind="stable")
-        self._bulk_keys, self._bulk_owner = flat[order], owner[order]
+        owners = np.repeat(np.arange(start, start + len(keys), dtype=np.int64), BANDS)
+        self._join(band_keys(sigs).ravel(), owners)
 
 
 # --- the stage -------------------------------------------------------------------------------

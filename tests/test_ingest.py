@@ -680,6 +680,26 @@ def test_bulk_index_gives_the_verdicts_of_one_built_doc_by_doc() -> None:
         assert dedup.check_parts("h4", signed[4], "fifth seed") is None
 
 
+def test_index_finds_duplicates_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Documents checked one by one join the sorted arrays every MERGE_EVERY: a copy of an
+    early document (merged) and of a recent one (still pending) are both found."""
+    from tasks import ingest
+
+    monkeypatch.setattr(ingest, "MERGE_EVERY", 7)
+    monkeypatch.setattr(ingest, "SIG_BLOCK", 5)
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 2**63, (40, NUM_PERM), dtype=np.uint64)
+    dedup = Deduplicator()
+    for i, sig in enumerate(sigs):
+        assert dedup.check_parts(f"h{i}", (sig, 100), f"s{i}") is None
+    assert len(dedup) == 40 and dedup._bulk_keys.size == 35 * BANDS  # 5 merges of 7
+    for i in (0, 13, 38):  # merged early, merged later, pending
+        near = sigs[i].copy()
+        near[:10] += np.uint64(1)  # 118 of 128 values kept: Jaccard ~0.92
+        assert dedup.check_parts(f"n{i}", (near, 100), f"near {i}") == ("near", f"s{i}")
+    assert dedup.check_parts("h5", None, "again") == ("exact", "s5")
+
+
 # --- fuzz ------------------------------------------------------------------------------------
 
 try:
