@@ -124,6 +124,8 @@ def build_briefing(
                 outcomes += save(in_flight.popleft())
         while in_flight:
             outcomes += save(in_flight.popleft())
+        if scan.plan.to_read:
+            del index  # ~300 MB at 100,000 documents, and render needs the memory
         unchanged = finish_scan_task(store, whole(scan.plan), run_id)
     # --- reuse the last outputs if nothing they are built from changed ---
     org = organisation or settings.to_organisation()
