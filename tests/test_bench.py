@@ -329,7 +329,7 @@ def test_spawn_sums_the_memory_of_the_whole_tree() -> None:
     from bench.run import ROOT as BENCH_ROOT
     from bench.run import spawn
 
-    hold = "import time; b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+    hold = "import time; b = b'x' * (150 * 2**20); "  # 150 MB resident, no temporary copy
     script = (
         "import subprocess, sys, time; "
         f"child = subprocess.Popen([sys.executable, '-c', {hold + 'time.sleep(1.5)'!r}]); "
@@ -339,5 +339,5 @@ def test_spawn_sums_the_memory_of_the_whole_tree() -> None:
         [sys.executable, "-c", script], dict(os.environ), BENCH_ROOT
     )
     assert status == 0, err
-    assert 150 < max_single < 260
-    assert tree > 290
+    assert max_single > 140
+    assert tree > 290 and tree > max_single + 100  # both processes at once
