@@ -62,3 +62,26 @@ def test_cli_runs_on_one_api_server(prefect_harness, seeds: Path, tmp_path: Path
     assert done.returncode == 0, logs[-3000:]
     assert "Starting temporary server" not in logs
     assert json.loads((out / "run.json").read_text(encoding="utf-8"))["documents"]["new"] == 5
+
+
+def test_a_server_that_cannot_start_fails_fast_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database it cannot open: uvicorn exits, and ``wait`` says so instead of waiting out
+    its timeout (uvicorn's exit status 3 also means "port taken", retried a few times)."""
+    import time
+
+    import tonghop.api
+
+    monkeypatch.setattr(tonghop.api, "PORT_RETRIES", 0)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.setenv(
+        "PREFECT_API_DATABASE_CONNECTION_URL",
+        f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/prefect.db",
+    )
+    api = LocalAPI().start()
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="exited with status"):
+        api.wait(timeout=300)
+    assert time.monotonic() - started < 120
+    assert api.process is None

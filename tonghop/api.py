@@ -27,8 +27,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-#: uvicorn's exit status when the port was taken between our check and its bind.
+#: uvicorn's exit status when it could not start: the port taken between our check and its
+#: bind, or the app's start-up failing (a database it cannot open): retried a few times only.
 PORT_TAKEN = 3
+PORT_RETRIES = 2
 
 
 def _free_port() -> int:
@@ -91,15 +93,21 @@ class LocalAPI:
     def wait(self, timeout: float) -> None:
         """Block until the API answers its health check; raise with the reason otherwise."""
         deadline = time.monotonic() + timeout
+        retries = PORT_RETRIES
         while time.monotonic() < deadline:
             if self.process is None:
                 raise RuntimeError("the local Prefect API was stopped")
             status = self.process.poll()
-            if status == PORT_TAKEN:  # lost the port to another program: try another one
+            if status == PORT_TAKEN and retries:  # perhaps lost the port: try another one
+                retries -= 1
                 self.start()
                 continue
             if status is not None:
-                raise RuntimeError(f"the local Prefect API exited with status {status}")
+                self.process = None
+                raise RuntimeError(
+                    f"the local Prefect API exited with status {status} "
+                    "(its own messages above say why)"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                     if response.status == 200:
