@@ -323,7 +323,7 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
 
 
 def test_spawn_sums_the_memory_of_the_whole_tree() -> None:
-    """Two processes of ~150 MB each at once: the tree peak sees both, ru_maxrss only one."""
+    """Two processes of ~150 MB each at once: the sampled tree peak sees both."""
     import os
 
     from bench.run import ROOT as BENCH_ROOT
@@ -339,5 +339,7 @@ def test_spawn_sums_the_memory_of_the_whole_tree() -> None:
         [sys.executable, "-c", script], dict(os.environ), BENCH_ROOT
     )
     assert status == 0, err
+    # ru_maxrss: the largest single process (on Linux it also counts what a child had before
+    # exec, i.e. this test process's own pages at fork time: no upper bound here)
     assert max_single > 140
-    assert tree > 290 and tree > max_single + 100  # both processes at once
+    assert tree > 290  # both processes at once
