@@ -28,9 +28,11 @@ from typing import Any
 
 import duckdb
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks.store import connect, files_digest
+from tasks.artifacts import SUMMARY_KEY
+from tasks.store import connect, file_sha256, files_digest
 
 HERE = Path(__file__).resolve().parent
 
@@ -73,17 +75,6 @@ def store_content(con: duckdb.DuckDBPyConnection, root: Path) -> list[list[str]]
         count, total = con.execute(query, params).fetchone() or (0, 0)
         out.append([str(count), str(total)])
     return out
-
-
-def file_sha256(path: Path | None) -> str:
-    """The sha256 of a file read in chunks (outputs reach hundreds of MB), or "" for none."""
-    if path is None:
-        return ""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def briefing_key(
@@ -227,10 +218,6 @@ def reused_markdown(summary: dict[str, Any], archived: Path | None) -> str:
 @task(name="publish artifacts (reused)", cache_policy=NO_CACHE)
 def reused_artifact_task(summary: dict[str, Any], archived: Path | None) -> None:
     """Publish the summary of a run that kept earlier outputs, under the usual summary key."""
-    from prefect.artifacts import create_markdown_artifact
-
-    from tasks.artifacts import SUMMARY_KEY
-
     create_markdown_artifact(
         reused_markdown(summary, archived),
         key=SUMMARY_KEY,

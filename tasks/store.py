@@ -146,6 +146,15 @@ def files_digest(paths: Iterable[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks (outputs reach hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def extractor_fingerprint() -> str:
     """A hash of the code and data that turn text into facts: a new extractor re-reads sources."""
     here = Path(__file__).parent
@@ -501,8 +510,9 @@ def record_run(
 
 def record_briefing(con: duckdb.DuckDBPyConnection, run_id: str, path: Path, lang: str) -> None:
     """Keep the briefing a run issued, with its hash."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    con.execute("INSERT INTO briefings VALUES (?, ?, ?, ?)", [run_id, str(path), digest, lang])
+    con.execute(
+        "INSERT INTO briefings VALUES (?, ?, ?, ?)", [run_id, str(path), file_sha256(path), lang]
+    )
 
 
 # --- tasks -------------------------------------------------------------------------------------
