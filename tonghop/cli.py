@@ -236,21 +236,28 @@ def _build(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _api(early: LocalAPI | None) -> Iterator[None]:
-    """Use the local API started early, unless Prefect's settings name another one."""
+    """The Prefect API of this run, for this process, its threads and its workers.
+
+    The API Prefect's settings name (environment, profile, ``prefect.toml``, a test harness)
+    if any; otherwise a local one: the one started early, or one started now. One place for
+    every runner: process-pool and Dask workers alike need the URL handed to them.
+    """
     from prefect.settings import PREFECT_API_URL
 
-    if early is not None and PREFECT_API_URL.value():  # a profile or prefect.toml names one
-        early.stop()
-        early = None
-    if early is None:
-        yield
+    configured = PREFECT_API_URL.value()
+    if configured:
+        if early is not None:
+            early.stop()
+        with _pointed_at(configured):
+            yield
         return
+    api = early or LocalAPI().start()
     try:
-        early.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-        with _pointed_at(early.url):
+        api.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+        with _pointed_at(api.url):
             yield
     finally:
-        early.stop()
+        api.stop()
 
 
 @contextlib.contextmanager
@@ -266,6 +273,7 @@ def _pointed_at(url: str) -> Iterator[None]:
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     refresh_global_settings_context()
     try:
@@ -273,17 +281,17 @@ def _pointed_at(url: str) -> Iterator[None]:
             yield
             APILogWorker.drain_all()  # send the last logs before the server goes away
     finally:
-        os.environ.pop("PREFECT_API_URL", None)
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
         refresh_global_settings_context()
 
 
 @contextlib.contextmanager
 def _runner(args: argparse.Namespace) -> Iterator[Callable]:
-    """The flow as it should run: as is, or with a DaskTaskRunner.
-
-    Dask workers are other processes: on the ephemeral API each would start its own server on
-    the same database, so a real API is started here first and its URL handed to them.
-    """
+    """The flow as it should run: in threads, a process pool or a DaskTaskRunner (``_api``
+    has pointed the workers at this run's API)."""
     if args.runner == "thread":
         yield lambda f: f
         return
@@ -295,14 +303,6 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
         return
     from prefect_dask import DaskTaskRunner
 
-    server = None
-    pointed: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    if not os.environ.get("PREFECT_API_URL"):
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()
-        server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-        pointed = _pointed_at(server.api_url)
     if args.dask_address:
         runner = DaskTaskRunner(address=args.dask_address)
     else:
@@ -314,12 +314,7 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
                 "dashboard_address": None,
             }
         )
-    try:
-        with pointed:
-            yield lambda f: f.with_options(task_runner=runner)
-    finally:
-        if server is not None:
-            server.stop()
+    yield lambda f: f.with_options(task_runner=runner)
 
 
 def _serve(args: argparse.Namespace) -> int:
