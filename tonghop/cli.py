@@ -209,7 +209,8 @@ def _build(args: argparse.Namespace) -> int:
         print(f"tonghop: {err}", file=sys.stderr)
         return 2
     try:
-        with _api(early), _runner(args) as wrap:
+        with _api(early) as api_ready, _runner(args) as wrap:
+            api_ready()  # the workers were forked meanwhile (process runner)
             result = wrap(build_briefing)(
                 source=args.source or settings.paths.source,
                 out=args.out or settings.paths.out,
@@ -235,12 +236,15 @@ def _build(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _api(early: LocalAPI | None) -> Iterator[None]:
+def _api(early: LocalAPI | None) -> Iterator[Callable[[], None]]:
     """The Prefect API of this run, for this process, its threads and its workers.
 
     The API Prefect's settings name (environment, profile, ``prefect.toml``, a test harness)
     if any; otherwise a local one: the one started early, or one started now. One place for
     every runner: process-pool and Dask workers alike need the URL handed to them.
+
+    Yields a function that blocks until the API answers: the URL is set before the server is
+    up, so that what needs only the URL (forking the pool's workers) need not wait for it.
     """
     from prefect.settings import PREFECT_API_URL
 
@@ -249,13 +253,13 @@ def _api(early: LocalAPI | None) -> Iterator[None]:
         if early is not None:
             early.stop()
         with _pointed_at(configured):
-            yield
+            yield lambda: None
         return
     api = early or LocalAPI().start()
+    timeout = float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
     try:
-        api.wait(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
         with _pointed_at(api.url):
-            yield
+            yield lambda: api.wait(timeout)
     finally:
         api.stop()
 
@@ -296,10 +300,15 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
         yield lambda f: f
         return
     if args.runner == "process":
-        from prefect.task_runners import ProcessPoolTaskRunner
+        from tonghop.pool import WarmProcessPool, fork_workers
 
-        pool = ProcessPoolTaskRunner(max_workers=args.workers or os.cpu_count() or 1)
-        yield lambda f: f.with_options(task_runner=pool)
+        workers = args.workers or os.cpu_count() or 1
+        forked = fork_workers(workers)  # before any thread of this process starts
+        try:
+            yield lambda f: f.with_options(task_runner=WarmProcessPool(workers, forked))
+        finally:
+            if forked is not None:
+                forked.close()
         return
     from prefect_dask import DaskTaskRunner
 
