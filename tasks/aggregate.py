@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -327,11 +328,29 @@ STORE_ORDER = "doc_id, start, fact_id"
 @dataclass(frozen=True)
 class BriefingDB:
     """A DuckDB connection with the views ``b_facts`` and ``b_docs``, and ``order``: the
-    SQL order of facts.csv (the store's order, or the row order of an in-memory frame)."""
+    SQL order of facts.csv (the store's order, or the row order of an in-memory frame).
+
+    A DuckDB connection serves one thread at a time: ``cursor()`` gives another thread its own
+    connection to the same database, with the same views.
+    """
 
     con: duckdb.DuckDBPyConnection
     order: str
     stored: bool
+    setup: Callable[[duckdb.DuckDBPyConnection], None] = field(
+        default=lambda con: None, repr=False, compare=False
+    )
+
+    @contextmanager
+    def cursor(self) -> Iterator[BriefingDB]:
+        """The same views on a new connection to the same database, for another thread (the
+        render stage writes the CSVs while it builds the DOCX); closed when the block ends."""
+        cur = self.con.cursor()
+        try:
+            self.setup(cur)
+            yield BriefingDB(cur, self.order, self.stored, self.setup)
+        finally:
+            cur.close()
 
 
 def _overrides_frame(rules: tuple[Override, ...]) -> pd.DataFrame:
@@ -355,26 +374,17 @@ def _casts(columns: tuple[str, ...], types: dict[str, str], present: set[str]) -
     return ", ".join(parts)
 
 
-@contextmanager
-def open_briefing(data: BriefingInput) -> Iterator[BriefingDB]:
-    """One SQL view of the briefing's facts and documents.
-
-    ``b_facts`` has ``FACT_COLUMNS`` plus ``override`` ("corrected", "suppressed" or "") and
-    ``original_value``, the overrides applied; ``b_docs`` every document column and
-    ``directions``. The store is opened read-only, with a memory limit: DuckDB spills a
-    large sort to a temporary folder instead of growing.
-    """
-    tmp = tempfile.mkdtemp(prefix="tonghop-duckdb-")
+def _create_views(con: duckdb.DuckDBPyConnection, data: BriefingInput) -> None:
+    """``b_facts`` and ``b_docs`` (and what they read) on ``con``: temporary views belong to
+    one connection, so each connection of ``BriefingDB.cursor`` makes its own."""
     facts = data.facts
     if isinstance(facts, StoredFacts):
-        con = duckdb.connect(str(facts.store), read_only=True)
-        order, stored = STORE_ORDER, True
+        stored = True
         raw_facts, raw_docs = "main.facts", "main.documents"
         rules = facts.overrides
         fact_cols = ", ".join(f'f."{c}"' for c in FACT_COLUMNS if c != "value")
     else:
-        con = duckdb.connect()
-        order, stored = "_ord", False
+        stored = False
         frame = facts.reset_index(drop=True)
         present = set(frame.columns)
         con.register("_facts_frame", frame)
@@ -397,38 +407,59 @@ def open_briefing(data: BriefingInput) -> Iterator[BriefingDB]:
         raw_facts, raw_docs = "_facts_raw", "_docs_raw"
         rules = ()
         fact_cols = ", ".join(f'f."{c}"' for c in FACT_COLUMNS if c != "value") + ", f._ord"
+    # a temporary table, not a registered frame: DuckDB plans a join with it 2x faster
+    con.register("_overrides_frame", _overrides_frame(rules))
+    con.execute("CREATE TEMP TABLE _overrides AS SELECT * FROM _overrides_frame")
+    con.unregister("_overrides_frame")
+    # an in-memory frame may carry marks of an earlier apply_overrides: keep them
+    mark = "coalesce(f._mark, '')" if not stored else "''"
+    orig = "f._orig" if not stored else "CAST(NULL AS DOUBLE)"
+    if rules:
+        con.execute(
+            f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols},
+                CASE WHEN o.action = 'correct' THEN o.new_value ELSE f.value END AS value,
+                CASE o.action WHEN 'correct' THEN 'corrected' WHEN 'suppress'
+                     THEN 'suppressed' ELSE {mark} END AS override,
+                CASE WHEN o.action = 'correct' THEN f.value ELSE {orig} END
+                     AS original_value
+            FROM {raw_facts} f LEFT JOIN _overrides o ON o.fact_id = f.fact_id"""
+        )
+    else:  # no join at all: a query that reads a few facts then reads only those
+        con.execute(
+            f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols}, f.value AS value,
+                {mark} AS override, {orig} AS original_value FROM {raw_facts} f"""
+        )
+    con.execute(f"CREATE TEMP VIEW b_docs AS SELECT * FROM {raw_docs}")
+
+
+@contextmanager
+def open_briefing(data: BriefingInput) -> Iterator[BriefingDB]:
+    """One SQL view of the briefing's facts and documents.
+
+    ``b_facts`` has ``FACT_COLUMNS`` plus ``override`` ("corrected", "suppressed" or "") and
+    ``original_value``, the overrides applied; ``b_docs`` every document column and
+    ``directions``. The store is opened read-only, with a memory limit: DuckDB spills a
+    large sort to a temporary folder instead of growing.
+    """
+    tmp = tempfile.mkdtemp(prefix="tonghop-duckdb-")
+    if isinstance(data.facts, StoredFacts):
+        con = duckdb.connect(str(data.facts.store), read_only=True)
+        order, stored = STORE_ORDER, True
+    else:
+        con = duckdb.connect()
+        order, stored = "_ord", False
     try:
         con.execute(f"SET temp_directory = '{tmp}'")
         con.execute("SET memory_limit = '400MB'")
-        # one thread: the briefing's queries are small but for the CSV sort, and a second
-        # thread cost more CPU than it saved time (10k reports: 0.5 s of 4.5 s) on two cores
-        # that extraction workers and other users share
+        # one thread per query: the briefing's queries are small but for the CSV sort, and a
+        # second thread cost more CPU than it saved time (10k reports: 0.5 s of 4.5 s) on two
+        # cores that extraction workers and other users share; the render stage runs the
+        # CSVs on a connection of their own (``BriefingDB.cursor``) beside the DOCX instead
         con.execute("SET threads = 1")
         con.execute("SET preserve_insertion_order = true")
-        # a temporary table, not a registered frame: DuckDB plans a join with it 2x faster
-        con.register("_overrides_frame", _overrides_frame(rules))
-        con.execute("CREATE TEMP TABLE _overrides AS SELECT * FROM _overrides_frame")
-        con.unregister("_overrides_frame")
-        # an in-memory frame may carry marks of an earlier apply_overrides: keep them
-        mark = "coalesce(f._mark, '')" if not stored else "''"
-        orig = "f._orig" if not stored else "CAST(NULL AS DOUBLE)"
-        if rules:
-            con.execute(
-                f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols},
-                    CASE WHEN o.action = 'correct' THEN o.new_value ELSE f.value END AS value,
-                    CASE o.action WHEN 'correct' THEN 'corrected' WHEN 'suppress'
-                         THEN 'suppressed' ELSE {mark} END AS override,
-                    CASE WHEN o.action = 'correct' THEN f.value ELSE {orig} END
-                         AS original_value
-                FROM {raw_facts} f LEFT JOIN _overrides o ON o.fact_id = f.fact_id"""
-            )
-        else:  # no join at all: a query that reads a few facts then reads only those
-            con.execute(
-                f"""CREATE TEMP VIEW b_facts AS SELECT {fact_cols}, f.value AS value,
-                    {mark} AS override, {orig} AS original_value FROM {raw_facts} f"""
-            )
-        con.execute(f"CREATE TEMP VIEW b_docs AS SELECT * FROM {raw_docs}")
-        yield BriefingDB(con, order, stored)
+        setup = partial(_create_views, data=data)
+        setup(con)
+        yield BriefingDB(con, order, stored, setup)
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,11 +19,11 @@ import io
 import math
 import os
 import re
-import shutil
 import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -1782,34 +1782,37 @@ _DOC_CSV_TYPES = {"year": "INTEGER", "plan_year": "INTEGER", "period_start": "IN
                   "period_end": "INTEGER", "n_facts": "INTEGER"}  # fmt: skip
 
 
-def csv_select(columns: tuple[str, ...], types: dict[str, str]) -> str:
+def csv_select(columns: tuple[str, ...], types: dict[str, str], bom: bool = False) -> str:
     """The SELECT list of ``write_csv_query`` for columns of a table: text columns with
-    ``NULLIF(c, '')``, because DuckDB writes an empty text as ``""`` and pandas as nothing."""
-    return ", ".join(f'"{c}"' if c in types else f'NULLIF("{c}", \'\') AS "{c}"' for c in columns)
+    ``NULLIF(c, '')``, because DuckDB writes an empty text as ``""`` and pandas as nothing.
+
+    With ``bom``, the first column is named with a leading U+FEFF: DuckDB then writes the BOM
+    as the first bytes of the header, and the file needs no second pass to get it.
+    """
+    parts = []
+    for i, c in enumerate(columns):
+        name = f"\ufeff{c}" if bom and i == 0 else c
+        parts.append(f'"{c}" AS "{name}"' if c in types else f'NULLIF("{c}", \'\') AS "{name}"')
+    return ", ".join(parts)
 
 
 def write_csv_query(path: Path, db: BriefingDB, sql: str) -> Path:
     """Write a query's rows as ``csv_bytes`` writes a frame, without a frame: DuckDB writes
-    the CSV (a million facts in about a second, in constant memory), then it gets the BOM.
+    the CSV (a million facts in about a second, in constant memory) straight to ``path``.
 
-    The bytes are those of pandas for the same rows: a header, "," and minimal quoting with
-    doubled quotes, "\\n" line ends, NULL as nothing, integers as integers, floats in their
-    shortest form ("106.0"); text columns must come through ``csv_select``.
+    The bytes are those of pandas for the same rows: a BOM, a header, "," and minimal quoting
+    with doubled quotes, "\\n" line ends, NULL as nothing, integers as integers, floats in
+    their shortest form ("106.0"); the columns must come through ``csv_select(...,
+    bom=True)`` (the BOM is in the first column's name). ``path`` is written in place: the
+    render stage gives a temporary name (``_Staged``) and renames it when every output is
+    ready.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, raw = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".raw", dir=path.parent)
-    os.close(fd)
-    try:
-        target = raw.replace("'", "''")
-        db.con.execute(
-            f"COPY ({sql}) TO '{target}' "
-            "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n')"
-        )
-        with atomic_file(path) as handle, open(raw, "rb") as body:
-            handle.write("\ufeff".encode())
-            shutil.copyfileobj(body, handle, 1 << 20)
-    finally:
-        Path(raw).unlink(missing_ok=True)
+    target = str(path).replace("'", "''")
+    db.con.execute(
+        f"COPY ({sql}) TO '{target}' "
+        "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n')"
+    )
     return path
 
 
@@ -1824,6 +1827,74 @@ class RenderResult:
     comparison: Path | None = None
 
 
+class _Staged:
+    """Output files written under temporary names in their folder, renamed into place only
+    when every one is ready: a template error, or a failure in any thread, leaves the last
+    outputs as they were and no half-written file.
+    """
+
+    def __init__(self) -> None:
+        self.temps: dict[Path, Path] = {}
+
+    def temp(self, path: Path) -> Path:
+        """A new temporary file beside ``path``, to be renamed to it by ``commit``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        self.temps[path] = Path(tmp)
+        return Path(tmp)
+
+    def write(self, path: Path, data: bytes) -> None:
+        """Stage ``data`` for ``path``."""
+        self.temp(path).write_bytes(data)
+
+    def commit(self, order: list[Path]) -> None:
+        """Rename the staged files into place, in ``order`` (the briefing last: a reader that
+        sees a new briefing finds the tables of the same run beside it)."""
+        for path in order:
+            tmp = self.temps.pop(path)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
+            os.replace(tmp, path)
+
+    def discard(self) -> None:
+        """Remove every staged file not renamed yet."""
+        for tmp in self.temps.values():
+            tmp.unlink(missing_ok=True)
+        self.temps.clear()
+
+
+def _write_csvs(data: BriefingInput, db: BriefingDB, paths: RenderResult, staged: _Staged) -> None:
+    """facts.csv and documents.csv, staged: streamed by DuckDB from the store (in a thread of
+    their own: the COPY releases the GIL), or from the frames of a small run."""
+    if isinstance(data.facts, StoredFacts):
+        fact_cols = csv_select(
+            (*FACT_COLUMNS, "override", "original_value"), _FACT_CSV_TYPES, bom=True
+        )
+        write_csv_query(
+            staged.temp(paths.facts), db, f"SELECT {fact_cols} FROM b_facts ORDER BY {db.order}"
+        )
+        doc_cols = csv_select(DOCUMENT_COLUMNS, _DOC_CSV_TYPES, bom=True)
+        write_csv_query(
+            staged.temp(paths.documents), db, f"SELECT {doc_cols} FROM b_docs ORDER BY doc_id"
+        )
+    else:
+        staged.write(paths.facts, csv_bytes(data.facts))
+        docs = data.documents.drop(columns=["directions"], errors="ignore")
+        staged.write(paths.documents, csv_bytes(docs))
+
+
+def _xlsx_on_cursor(
+    data: BriefingInput,
+    lang: str,
+    numbers: dict[str, int],
+    db: BriefingDB,
+    provinces: pd.DataFrame,
+) -> bytes:
+    """``comparison_xlsx`` on a connection of its own (it runs beside the DOCX)."""
+    with db.cursor() as own:
+        return comparison_xlsx(data, lang, numbers, own, provinces)
+
+
 def render_outputs(
     data: BriefingInput,
     out: Path,
@@ -1833,38 +1904,56 @@ def render_outputs(
 ) -> RenderResult:
     """Write facts.csv, documents.csv, quarantine.csv, comparison.xlsx and briefing.docx.
 
-    The briefing is rendered first, so that a template error leaves no half-written output.
-    With the facts in the store (``StoredFacts``) the CSVs are streamed from it and only the
-    facts the briefing prints are read.
+    The outputs are built side by side on two cores: DuckDB writes the CSVs on a connection
+    of its own while Python builds the briefing, the workbook is built in a second thread
+    once the briefing's sources are numbered, and the charts in a third (Pillow's PNG
+    encoder, DuckDB and zlib release the GIL). Each output is a pure function of the data,
+    so the bytes do not depend on which thread finishes first. Every file is written under
+    a temporary name and renamed into place only when all are ready (the briefing last), so
+    that a template error leaves no half-written output. With the facts in the store
+    (``StoredFacts``) the CSVs are streamed from it and only the facts the briefing prints
+    are read.
     """
-    with open_briefing(data) as db:
-        provinces = province_sql(db)
-        charts = chart_pngs(data.comparison, lang)
-        context = build_context(data, org, lang, db=db, provinces=provinces)
-        years = [int(y) for y in context["years"]]
-        by_province = province_chart_pngs(context["province_tables"], provinces, years, lang)
-        docx = render_docx(template or default_template(lang), context, charts, by_province)
-        xlsx = comparison_xlsx(data, lang, trace_numbers(context["trace"]), db, provinces)
-        if isinstance(data.facts, StoredFacts):
-            fact_cols = csv_select((*FACT_COLUMNS, "override", "original_value"), _FACT_CSV_TYPES)
-            facts = write_csv_query(
-                out / "facts.csv", db, f"SELECT {fact_cols} FROM b_facts ORDER BY {db.order}"
-            )
-            doc_cols = csv_select(DOCUMENT_COLUMNS, _DOC_CSV_TYPES)
-            documents = write_csv_query(
-                out / "documents.csv", db, f"SELECT {doc_cols} FROM b_docs ORDER BY doc_id"
-            )
-        else:
-            facts = write_atomic(out / "facts.csv", csv_bytes(data.facts))
-            docs = data.documents.drop(columns=["directions"], errors="ignore")
-            documents = write_atomic(out / "documents.csv", csv_bytes(docs))
-    return RenderResult(
-        facts=facts,
-        documents=documents,
-        quarantine=write_atomic(out / "quarantine.csv", csv_bytes(data.quarantine)),
-        comparison=write_atomic(out / "comparison.xlsx", xlsx),
-        briefing=write_atomic(out / "briefing.docx", docx),
+    paths = RenderResult(
+        briefing=out / "briefing.docx",
+        facts=out / "facts.csv",
+        documents=out / "documents.csv",
+        quarantine=out / "quarantine.csv",
+        comparison=out / "comparison.xlsx",
     )
+    staged = _Staged()
+    try:
+        with (
+            open_briefing(data) as db,
+            db.cursor() as csv_db,
+            # one thread draws every chart: a FreeType font must not be used by two at once
+            ThreadPoolExecutor(1, thread_name_prefix="render-charts") as draw,
+            ThreadPoolExecutor(2, thread_name_prefix="render") as pool,
+        ):
+            csvs = pool.submit(_write_csvs, data, csv_db, paths, staged)
+            charts = draw.submit(chart_pngs, data.comparison, lang)
+            provinces = province_sql(db)
+            context = build_context(data, org, lang, db=db, provinces=provinces)
+            numbers = trace_numbers(context["trace"])
+            xlsx = pool.submit(_xlsx_on_cursor, data, lang, numbers, db, provinces)
+            years = [int(y) for y in context["years"]]
+            by_province = draw.submit(
+                province_chart_pngs, context["province_tables"], provinces, years, lang
+            )
+            docx = render_docx(
+                template or default_template(lang), context, charts.result(), by_province.result()
+            )
+            staged.write(paths.briefing, docx)
+            staged.write(paths.quarantine, csv_bytes(data.quarantine))
+            assert paths.comparison is not None
+            staged.write(paths.comparison, xlsx.result())
+            csvs.result()
+        staged.commit(
+            [paths.facts, paths.documents, paths.quarantine, paths.comparison, paths.briefing]
+        )
+    finally:
+        staged.discard()
+    return paths
 
 
 @task(name="render")

@@ -259,3 +259,20 @@ def test_csvs_written_by_duckdb_are_the_bytes_pandas_writes(tmp_path: Path) -> N
         docs = load_documents(con)
     assert out.facts.read_bytes() == csv_bytes(facts)
     assert out.documents.read_bytes() == csv_bytes(docs[list(DOCUMENT_COLUMNS)])
+
+
+def test_a_cursor_sees_the_same_views_from_another_thread(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = _store(tmp_path / "s.duckdb", 300)
+    overrides = tmp_path / "o.csv"
+    overrides.write_text("fact_id,action\n000000000004,suppress\n", encoding="utf-8")
+    data, _ = aggregate_store(store, tmp_path, overrides)
+    query = "SELECT fact_id, override FROM b_facts ORDER BY fact_id"
+    with open_briefing(data) as db, db.cursor() as other:
+        assert other.con is not db.con and other.order == db.order
+        with ThreadPoolExecutor(1) as pool:
+            theirs = pool.submit(lambda: other.con.execute(query).fetchall()).result()
+        ours = db.con.execute(query).fetchall()
+    # the overrides are applied on the cursor's views too
+    assert theirs == ours and ("000000000004", "suppressed") in theirs

@@ -6,6 +6,7 @@ figure must land where: the summary sentence, the comparison cell, the sources a
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import shutil
@@ -801,6 +802,50 @@ def test_the_store_gives_the_briefing_the_frames_give(tmp_path: Path) -> None:
     assert a.briefing.read_bytes() == b.briefing.read_bytes()
     assert a.comparison is not None and b.comparison is not None
     assert a.comparison.read_bytes() == b.comparison.read_bytes()
+    # DuckDB's COPY (the BOM in the first column's name) writes the bytes pandas writes
+    # (facts.csv from the store has two more columns: the analysts' overrides)
+    for name in ("facts.csv", "documents.csv"):
+        body = (tmp_path / "store" / name).read_bytes()
+        assert body.startswith("\ufeff".encode()) and body.count("\ufeff".encode()) == 1
+    assert (tmp_path / "store" / "documents.csv").read_bytes() == (
+        tmp_path / "frames" / "documents.csv"
+    ).read_bytes()
+    rows = {
+        where: list(
+            csv.reader(io.StringIO((tmp_path / where / "facts.csv").read_text("utf-8-sig")))
+        )
+        for where in ("store", "frames")
+    }
+    assert rows["store"][0] == [*FACT_COLUMNS, "override", "original_value"]
+    # the same rows (the store's in document order), the same text for each field
+    assert sorted(r[:-2] for r in rows["store"][1:]) == sorted(rows["frames"][1:])
+    assert all(r[-2:] == ["", ""] for r in rows["store"][1:])
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == [
+        "briefing.docx",
+        "comparison.xlsx",
+        "documents.csv",
+        "facts.csv",
+        "quarantine.csv",
+    ]
+
+
+def test_a_template_error_leaves_the_last_outputs_and_no_temporary_file(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tasks.aggregate import aggregate_store
+
+    data = _data()
+    data = replace(data, documents=data.documents.sort_values("doc_id").reset_index(drop=True))
+    stored, _ = aggregate_store(_store_of(data, tmp_path / "s.duckdb"), tmp_path)
+    out = tmp_path / "out"
+    render_outputs(stored, out, ORG, "vi")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    broken = tmp_path / "broken.docx"
+    _custom_template(broken, "{{ no_such_value }}")
+    # the CSVs and the workbook are built in threads beside the DOCX: all are thrown away
+    with pytest.raises(TemplateError, match="no_such_value"):
+        render_outputs(stored, out, ORG, "vi", broken)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_every_figure_in_the_docx_has_a_number_that_quotes_its_sentence(
