@@ -342,15 +342,20 @@ def classify(sources: pd.DataFrame, index: RunIndex) -> pd.DataFrame:
     quarantined for a document id another file already has. Updates the index."""
     status = list(sources["status"])
     reason = list(sources["reason"])
-    for i, row in enumerate(sources.itertuples(index=False)):
-        if row.status != "active":
-            continue
-        signed = (
+    active = [
+        (i, row) for i, row in enumerate(sources.itertuples(index=False)) if row.status == "active"
+    ]
+    hits = index.dedup.check_batch(
+        [row.content_hash for _, row in active],
+        [
             (np.frombuffer(row.signature, dtype=np.uint64), int(row.shingles))
             if row.signature is not None
             else None
-        )
-        hit = index.dedup.check_parts(row.content_hash, signed, row.member)
+            for _, row in active
+        ],
+        [row.member for _, row in active],
+    )
+    for (i, row), hit in zip(active, hits, strict=True):
         if hit:
             kind, original = hit
             status[i], reason[i] = "duplicate", f"{kind} duplicate of {original}"

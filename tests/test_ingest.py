@@ -700,6 +700,67 @@ def test_index_finds_duplicates_across_merges(monkeypatch: pytest.MonkeyPatch) -
     assert dedup.check_parts("h5", None, "again") == ("exact", "s5")
 
 
+def _dedup_stream(seed: int, n: int) -> list[tuple[str, tuple[np.ndarray, int] | None, str]]:
+    """Documents as the flow checks them: new ones, copies of earlier ones changed in a few to
+    many signature rows (either side of the thresholds), exact repeats and unsigned texts."""
+    rng = np.random.default_rng(seed)
+    docs: list[tuple[str, tuple[np.ndarray, int] | None, str]] = []
+    for i in range(n):
+        kind = rng.choice(["new", "near", "near", "exact", "unsigned"]) if docs else "new"
+        signed = [d for d in docs if d[1] is not None]
+        if kind == "near" and signed:
+            base = signed[int(rng.integers(len(signed)))][1]
+            assert base is not None
+            sig = base[0].copy()
+            changed = rng.choice(NUM_PERM, int(rng.integers(1, 60)), replace=False)
+            sig[changed] = rng.integers(0, 2**63, len(changed), dtype=np.uint64)
+            docs.append((f"h{i}", (sig, int(rng.integers(40, 400))), f"s{i}"))
+        elif kind == "exact":
+            docs.append((docs[int(rng.integers(len(docs)))][0], None, f"s{i}"))
+        elif kind == "unsigned":
+            docs.append((f"h{i}", None, f"s{i}"))
+        else:
+            sig = rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+            docs.append((f"h{i}", (sig, int(rng.integers(40, 400))), f"s{i}"))
+    return docs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_checked_at_once_gets_the_answers_of_one_by_one(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check_batch`` is ``check_parts`` in a loop: same answers, same index after (small
+    blocks and merges, so that a batch meets merged, pending and same-batch documents)."""
+    from tasks import ingest
+
+    monkeypatch.setattr(ingest, "MERGE_EVERY", 9)
+    monkeypatch.setattr(ingest, "SIG_BLOCK", 8)
+    docs = _dedup_stream(seed, 160)
+    known = docs[:40]
+    one_by_one, batched = Deduplicator(), Deduplicator()
+    for dedup in (one_by_one, batched):
+        dedup.add_known(
+            [k for k, s, _ in known[:20] if s is not None],
+            np.stack([s[0] for _, s, _ in known[:20] if s is not None]),
+            [s[1] for _, s, _ in known[:20] if s is not None],
+            [src for _, s, src in known[:20] if s is not None],
+        )
+        for key, signed, source in known[20:]:
+            dedup.check_parts(key, signed, source)
+    expected = [one_by_one.check_parts(*doc) for doc in docs[40:]]
+    got = []
+    for lo in range(40, 160, 30):  # four batches of 30
+        chunk = docs[lo : lo + 30]
+        got += batched.check_batch(*map(list, zip(*chunk, strict=True)))
+    assert got == expected
+    assert {a for a in expected if a} and None in expected  # both verdicts were exercised
+    assert any(a and a[0] == "near" for a in expected)
+    assert batched._sources == one_by_one._sources and batched._sizes == one_by_one._sizes
+    assert batched._exact == one_by_one._exact
+    for j in range(len(one_by_one)):
+        assert (batched._sig(j) == one_by_one._sig(j)).all()
+
+
 # --- fuzz ------------------------------------------------------------------------------------
 
 try:
