@@ -581,19 +581,47 @@ _WORD_IN_RUN = re.compile(r"[^ .\-–]+")
 _RUN_SEPARATORS = str.maketrans({".": " ", "-": " ", "–": " "})
 
 
+#: Words of the capitalised runs seen so far (None: no province opens with any of them).
+_RUN_WORDS_LIMIT = 1 << 16
+_run_words_seen: dict[str, tuple[tuple[int, str], ...] | None] = {}
+
+
+def run_words(folded_run: str) -> tuple[tuple[int, str], ...] | None:
+    """(offset, word) of each word of a folded capitalised run, or None when no word of it can
+    open a province's name.
+
+    Most runs hold no province ("Các", "Hội nghị", "Bộ CHQS"), and the same runs come back in
+    every report: the answer is kept per run, so a run seen before costs one dict lookup.
+    """
+    if folded_run in _run_words_seen:
+        return _run_words_seen[folded_run]
+    # (split with ``str`` methods: "Bà Rịa - Vũng Tàu" -> bà, rịa, vũng, tàu)
+    if (
+        _province_index()["by_first"]
+        .keys()
+        .isdisjoint(folded_run.translate(_RUN_SEPARATORS).split())
+    ):
+        answer = None
+    else:
+        answer = tuple((w.start(), w.group()) for w in _WORD_IN_RUN.finditer(folded_run))
+    if len(_run_words_seen) >= _RUN_WORDS_LIMIT:
+        _run_words_seen.clear()
+    _run_words_seen[folded_run] = answer
+    return answer
+
+
 def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
     idx = _province_index()
     surnames = _folded_surnames()
     out = []
-    firsts = idx["by_first"]
-    first_words = firsts.keys()
+    folded = doc.folded
     for run in _PLACE_RUN.finditer(doc.text, s, e):
-        folded_run = doc.folded[run.start() : run.end()]
+        run_start, run_end = run.span()
+        folded_run = folded[run_start:run_end]
         # most capitalised runs hold no province: a set test of their words rejects them
-        # (split with ``str`` methods: "Bà Rịa - Vũng Tàu" -> bà, rịa, vũng, tàu)
-        if first_words.isdisjoint(folded_run.translate(_RUN_SEPARATORS).split()):
+        words = run_words(folded_run)
+        if words is None:
             continue
-        words = [(w.start(), w.group()) for w in _WORD_IN_RUN.finditer(folded_run)]
         k = 0
         while k < len(words):
             offset, word = words[k]
@@ -607,14 +635,14 @@ def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
             if hit is None:
                 k += 1
                 continue
-            a = run.start() + offset
+            a = run_start + offset
             b = a + len(hit)
-            rest = doc.folded[b : run.end()].strip(" -–.").split()
+            rest = folded[b:run_end].strip(" -–.").split()
             # "Nguyễn Thái Bình": inside a person's name; "Điện Biên Phủ": inside a longer name;
             # "Hà Tĩnh Võ Trọng Hải" is a province followed by a person's name
             inside_name = k > 0 and words[0][1] in surnames
             longer_name = bool(rest) and (len(rest) < 2 or rest[0] not in surnames)
-            before = doc.folded[max(s, a - 40) : a]
+            before = folded[max(s, a - 40) : a]
             prefixed = bool(_PREFIX_BEFORE.search(before))
             if _RELATION_BEFORE.search(before):
                 prefixed = False  # "giáp với tỉnh X", "đoàn công tác tỉnh X": another province
