@@ -364,5 +364,19 @@ def _facts_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``tonghop`` command: ``main``, then exit without the interpreter's teardown.
+
+    By the time ``main`` returns every output is written, closed and renamed into place, the
+    worker pool and the local API are stopped and Prefect's logs are sent; what the teardown
+    would add is freeing the modules and objects of a large heap one by one: ~0.8 s at the end
+    of every build on two cores, a tenth of a re-run. An exception still exits the usual way.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
