@@ -133,6 +133,11 @@ def _patterns() -> dict[str, Any]:
         "vague_heads": tuple(sorted({fold(v).split()[0] + " " for v in g["vague_amounts"]})),
         "spelled": re.compile(_spelled_regex(g)),
         "spelled_heads": tuple(d + " " for d in digits),
+        # what can follow a digit word and its space in a spelled number: "mươi", a digit
+        # word ("mười lăm") or a counted noun
+        "spelled_next": frozenset(
+            w[:1] for w in ["mươi", *digits, *(fold(n) for n in g["spelled_counted_nouns"])]
+        ),
         "scales": {fold(k): float(v) for k, v in g["scales"].items()},
         "currencies": {fold(k): str(v) for k, v in g["currencies"].items()},
         "digits": {fold(k): int(v) for k, v in g["spelled_digits"].items()},
@@ -326,12 +331,17 @@ def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> lis
         if isinstance(result, Mention):
             out[i].append(result)
     heads_at: dict[int, set[int]] = {}  # sentence -> where its digit words start
+    follows = _patterns()["spelled_next"]
     for head in _patterns()["spelled_heads"]:
+        size = len(head)
         pos = folded.find(head)
         while pos >= 0:
-            i = bisect_right(starts, pos) - 1
-            if i >= 0 and pos < sentences[i].end:
-                heads_at.setdefault(i, set()).add(pos)
+            # "năm 2023", "ba năm": a digit word that nothing of a spelled number can follow
+            # (the pattern would fail there) leaves its sentence untried
+            if folded[pos + size : pos + size + 1] in follows:
+                i = bisect_right(starts, pos) - 1
+                if i >= 0 and pos < sentences[i].end:
+                    heads_at.setdefault(i, set()).add(pos)
             pos = folded.find(head, pos + 1)
     for i, positions in heads_at.items():
         s = sentences[i]
