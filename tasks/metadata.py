@@ -39,6 +39,14 @@ _DOC_NAME_BEFORE = re.compile(
 _FUTURE_LEAD = re.compile(r"tiếp tục|sẽ|phấn đấu|dự kiến|cần|phải|tập trung")
 
 
+def _review_in(folded: str) -> re.Match[str] | None:
+    """``_REVIEW.search``; every review phrase but "nhìn lại" holds "kết" ("tổng kết", "báo
+    cáo kết quả"), so a sentence with neither needs no search."""
+    if "kết" not in folded and "nhìn lại" not in folded:
+        return None
+    return _REVIEW.search(folded)
+
+
 _last_doc = threading.local()
 
 
@@ -126,7 +134,7 @@ def find_period(doc: NormalizedDoc) -> tuple[int, int] | None:
     for _, _, folded in [(0, doc.title, fold(doc.title)), *sentences_text(doc)]:
         if "-" not in folded and "–" not in folded:
             continue
-        review = _REVIEW.search(folded)
+        review = _review_in(folded)
         if not review:
             continue
         single = _YEAR_MENTION.search(folded, review.end())
@@ -160,9 +168,11 @@ def find_year(doc: NormalizedDoc, period: tuple[int, int] | None) -> int | None:
         lead = _RESULT_LEAD.match(folded)
         if lead and not _FUTURE_LEAD.search(folded, lead.end(), lead.end() + 40):
             votes[int(lead.group(1))] += 3
-        for m in _HALF_YEAR.finditer(folded):
-            votes[int(m.group(1))] += 3
-        review = _REVIEW.search(folded)
+        # (each pattern only where its words are: a substring test costs far less than a search)
+        if "tháng" in folded:
+            for m in _HALF_YEAR.finditer(folded):
+                votes[int(m.group(1))] += 3
+        review = _review_in(folded)
         plans = phrase_positions(folded, _plan_markers()) if plan else []
         for m in _YEAR_MENTION.finditer(folded):
             if _DOC_NAME_BEFORE.search(folded, max(0, m.start() - 60), m.start()):
@@ -230,13 +240,12 @@ def find_conference_date(doc: NormalizedDoc, year: int | None) -> str:
             continue
         day, month, y = (m.group(1), m.group(2), m.group(3)) if m.group(1) else m.group(4, 5, 6)
         day_i, month_i = int(day), int(month)
-        half_year = bool(_HALF_YEAR.search(doc.folded))
         if not y and year is not None and month_i <= 6 and _is_recruitment_review(doc):
             # the recruits leave in February or March and the review follows within weeks:
             # "Sáng 26/3, ... tổng kết công tác tuyển quân năm 2021" is 26 March 2021
             year_i: int | None = year
         else:
-            year_i = int(y) if y else _infer_year(doc, month_i, year, half_year)
+            year_i = int(y) if y else _infer_year(doc, month_i, year)
         if year_i is None:
             return ""
         try:
@@ -257,7 +266,7 @@ def _is_recruitment_review(doc: NormalizedDoc) -> bool:
     return bool(_RECRUITMENT.search(fold(doc.title)) or _RECRUITMENT.search(lead))
 
 
-def _infer_year(doc: NormalizedDoc, month: int, reviewed: int | None, half: bool) -> int | None:
+def _infer_year(doc: NormalizedDoc, month: int, reviewed: int | None) -> int | None:
     stamp = _published(doc)
     if stamp:
         s_year, s_month = stamp
@@ -266,7 +275,8 @@ def _infer_year(doc: NormalizedDoc, month: int, reviewed: int | None, half: bool
         if month == 12 and s_month == 1:
             return s_year - 1
     if reviewed is not None:
-        if half and 6 <= month <= 8:
+        # (a search of the whole text: only for a conference in June-August)
+        if 6 <= month <= 8 and _HALF_YEAR.search(doc.folded):
             return reviewed
         if month >= 9:
             return reviewed
@@ -384,6 +394,8 @@ def find_chairs(doc: NormalizedDoc) -> tuple[str, ...]:
             chairs = [name for _, _, name in find_names(text[m.end() : m.end() + 160])][:1]
         if chairs:
             return tuple(dict.fromkeys(chairs))
+    if "kết luận" not in doc.folded:  # both phrases of _CONCLUDE_RE hold it
+        return ()
     for _, text, folded in sentences:
         m = _CONCLUDE_RE.search(folded)
         if m:
