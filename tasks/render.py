@@ -23,7 +23,7 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -610,8 +610,7 @@ def build_context(
     t = TEXT[lang]
     docs = data.documents
     comp = data.comparison
-    all_years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
-    years = all_years[-MAX_TABLE_YEARS:]
+    all_years, years = table_years(comp)
     doc_years = sorted(int(y) for y in docs["year"].dropna().unique())
     src = _Sources(db, lang)
 
@@ -680,6 +679,27 @@ def build_context(
         "sources_more": sources_more,
         "quality": _quality(data, db, lang),
     }
+
+
+def table_years(comp: pd.DataFrame) -> tuple[list[int], list[int]]:
+    """Every year of the comparison, and the latest ``MAX_TABLE_YEARS`` the tables show."""
+    all_years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
+    return all_years, all_years[-MAX_TABLE_YEARS:]
+
+
+def _no_citation(*args: Any, **kwargs: Any) -> str:
+    return ""
+
+
+def province_annex_charts(
+    data: BriefingInput, provinces: pd.DataFrame, lang: str
+) -> list[tuple[str, bytes]]:
+    """``province_chart_pngs`` of the province annex that ``build_context`` lays out, without
+    waiting for it: which tables and rows the annex has does not depend on the numbers of
+    the sources annex, so the render stage draws these charts while the context is built."""
+    years = table_years(data.comparison)[1]
+    tables = _province_tables(data, provinces, years, lang, _no_citation)
+    return province_chart_pngs(tables, provinces, years, lang)
 
 
 def _source_list(
@@ -1976,6 +1996,20 @@ def _xlsx_on_cursor(
         return comparison_xlsx(data, lang, numbers, own, provinces)
 
 
+def _provinces_on_cursor(db: BriefingDB) -> pd.DataFrame:
+    """``province_sql`` on a connection of its own (it runs beside the first charts)."""
+    with db.cursor() as own:
+        return province_sql(own)
+
+
+def _all_charts(
+    data: BriefingInput, lang: str, provinces: Future[pd.DataFrame]
+) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """The yearly charts, then (once the per-province table is read) the province charts."""
+    charts = chart_pngs(data.comparison, lang)
+    return charts, province_annex_charts(data, provinces.result(), lang)
+
+
 def render_outputs(
     data: BriefingInput,
     out: Path,
@@ -1985,12 +2019,13 @@ def render_outputs(
 ) -> RenderResult:
     """Write facts.csv, documents.csv, quarantine.csv, comparison.xlsx and briefing.docx.
 
-    The outputs are built side by side on two cores: DuckDB writes the CSVs on a connection
-    of its own while Python builds the briefing, the workbook is built in a second thread
-    once the briefing's sources are numbered, and the charts in a third (Pillow's PNG
-    encoder, DuckDB and zlib release the GIL). Each output is a pure function of the data,
-    so the bytes do not depend on which thread finishes first. Every file is written under
-    a temporary name and renamed into place only when all are ready (the briefing last), so
+    The outputs are built side by side on two cores: DuckDB writes the CSVs and reads the
+    per-province table on connections of their own, a thread draws every chart while the
+    context of the briefing is built, and the workbook is built in a thread once the
+    briefing's sources are numbered, beside the DOCX (DuckDB, zlib, lxml's parser and
+    Pillow's PNG encoder release the GIL). Each output is a pure function of the data, so
+    the bytes do not depend on which thread finishes first. Every file is written under a
+    temporary name and renamed into place only when all are ready (the briefing last), so
     that a template error leaves no half-written output. With the facts in the store
     (``StoredFacts``) the CSVs are streamed from it and only the facts the briefing prints
     are read.
@@ -2012,18 +2047,14 @@ def render_outputs(
             ThreadPoolExecutor(2, thread_name_prefix="render") as pool,
         ):
             csvs = pool.submit(_write_csvs, data, csv_db, paths, staged)
-            charts = draw.submit(chart_pngs, data.comparison, lang)
-            provinces = province_sql(db)
+            read = pool.submit(_provinces_on_cursor, db)
+            charts = draw.submit(_all_charts, data, lang, read)
+            provinces = read.result()
             context = build_context(data, org, lang, db=db, provinces=provinces)
             numbers = trace_numbers(context["trace"])
             xlsx = pool.submit(_xlsx_on_cursor, data, lang, numbers, db, provinces)
-            years = [int(y) for y in context["years"]]
-            by_province = draw.submit(
-                province_chart_pngs, context["province_tables"], provinces, years, lang
-            )
-            docx = render_docx(
-                template or default_template(lang), context, charts.result(), by_province.result()
-            )
+            by_year, by_province = charts.result()
+            docx = render_docx(template or default_template(lang), context, by_year, by_province)
             staged.write(paths.briefing, docx)
             staged.write(paths.quarantine, csv_bytes(data.quarantine))
             assert paths.comparison is not None

@@ -887,7 +887,7 @@ def test_every_figure_in_the_docx_has_a_number_that_quotes_its_sentence(
 
 def test_province_charts_draw_the_annex_figures_of_the_latest_year() -> None:
     from tasks.aggregate import open_briefing, province_sql
-    from tasks.render import province_chart_pngs
+    from tasks.render import province_annex_charts, province_chart_pngs
 
     data = _data()
     with open_briefing(data) as db:
@@ -901,6 +901,13 @@ def test_province_charts_draw_the_annex_figures_of_the_latest_year() -> None:
     ]
     assert charts[0][1].startswith(b"\x89PNG")
     assert charts == province_chart_pngs(ctx["province_tables"], long, [2017, 2023], "vi")
+    # drawn before the context is built (the render stage's chart thread): the same charts
+    for lang in ("vi", "en"):
+        ctx_lang = build_context(data, ORG, lang, provinces=long)
+        years = [int(y) for y in ctx_lang["years"]]
+        assert province_annex_charts(data, long, lang) == province_chart_pngs(
+            ctx_lang["province_tables"], long, years, lang
+        )
     doc = Document(io.BytesIO(render_docx(default_template("vi"), ctx, [], charts)))
     assert len(doc.inline_shapes) == 1 and charts[0][0] in _all_text(doc)
 
