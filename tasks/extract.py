@@ -65,7 +65,10 @@ def sentence_kinds(doc: NormalizedDoc, meta: DocMeta) -> list[str]:
 _LIST_MARKS = frozenset("-+•*–")
 
 
+@lru_cache(maxsize=4096)
 def _is_plan_heading(folded: str, plan_year: int | None) -> bool:
+    """``is_plan_sentence`` of a heading or caption, kept: the same ones ("Quang cảnh hội
+    nghị", "Phương hướng, nhiệm vụ năm 2024") come back report after report."""
     return is_plan_sentence(folded, plan_year)
 
 
@@ -198,6 +201,7 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
         if not mentions:
             continue
         checkable = _DIGIT.search(doc.text, sentence.start, sentence.end) is not None
+        text = doc.text[sentence.start : sentence.end]
         for mention in mentions if checkable else ():
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
             before_from = max(previous_end, c_start)
@@ -213,7 +217,6 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
                     catalog,
                 )
             )
-            text = doc.text[sentence.start : sentence.end]
             facts.append(
                 Fact(
                     doc_id=doc.doc_id,
