@@ -110,6 +110,7 @@ def _patterns() -> dict[str, Any]:
     return {
         "qualifiers": phrase_set("qualifiers"),
         "identifiers": phrase_set("identifier_prefixes"),
+        "tail_words": max(phrase_set("qualifiers")[1], phrase_set("identifier_prefixes")[1]),
         "date_leads": phrase_set("date_lead_words"),
         "articles": phrase_set("article_before_mot"),
         "time_unit": re.compile(
@@ -161,14 +162,22 @@ def _multi_word_stops(words: list[str]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in out.items()}
 
 
-def _qualifier(before: str) -> str:
+def _qualifier(before: str, tail: list[str] | None = None) -> str:
+    """The qualifier ("hơn", "gần", ...) that ``before`` ends with; ``tail``: its last words
+    (``_tail_words``), when the caller split them already."""
     words, n = _patterns()["qualifiers"]
-    return tail_phrase(before, words, n)
+    return phrase_at_end(_tail_words(before) if tail is None else tail, words, n)
 
 
-def _is_identifier(before: str) -> bool:
+def _tail_words(before: str) -> list[str]:
+    """The last words of ``before``, as many as the longest phrase that ``_qualifier`` and
+    ``_is_identifier`` look for: split once for both."""
+    return before.rstrip().rsplit(None, _patterns()["tail_words"])
+
+
+def _is_identifier(before: str, tail: list[str] | None = None) -> bool:
     words, n = _patterns()["identifiers"]
-    found = tail_phrase(before, words, n)
+    found = phrase_at_end(_tail_words(before) if tail is None else tail, words, n)
     # "tổng số 1.200 người" counts; "Chỉ thị số 21" names
     return bool(found) and not (found == "số" and before.rstrip().endswith("tổng số"))
 
@@ -212,7 +221,13 @@ def tail_phrase(before: str, phrases: frozenset[str], max_words: int) -> str:
     "hoàn thành hơn " -> "hơn"; "Chỉ thị số " -> "số"; "(tổng số " -> "" for {"số"} only when
     "tổng số" is itself excluded by the caller.
     """
-    words = before.rstrip().rsplit(None, max_words)
+    return phrase_at_end(before.rstrip().rsplit(None, max_words), phrases, max_words)
+
+
+def phrase_at_end(words: list[str], phrases: frozenset[str], max_words: int) -> str:
+    """``tail_phrase`` of a text already split: ``words`` is ``before.rstrip().rsplit(None,
+    k)`` for any ``k >= max_words`` (its last ``max_words`` items are the same for every such
+    ``k``), so one split serves several phrase sets."""
     words = words[-max_words:]
     if not words:
         return ""
@@ -409,7 +424,8 @@ def _read_one(
         return refuse("year")
     if b and sep in ("/", "-", "–") and _looks_like_date(a, b, before, after):
         return refuse("date (29/12, 27-11)")
-    if _is_identifier(before) and ("." not in a or len(a) < 5):
+    tail = _tail_words(before)
+    if _is_identifier(before, tail) and ("." not in a or len(a) < 5):
         return refuse("identifier (Quân khu 4, Chỉ thị số 21, năm 2023)")
     plain = "." not in a and "," not in a
     if plain and _after_capitalised_name(text, n_start, s_start):
@@ -449,7 +465,7 @@ def _read_one(
         if not noun:
             return refuse("no counted noun after the number")
         unit = unit_head(noun)
-    qual = _qualifier(before)
+    qual = _qualifier(before, tail)
     return Mention(
         value=value * scale,
         unit=unit,
