@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import regex as re
@@ -320,11 +320,13 @@ def _place_forms() -> frozenset[str]:
     return frozenset(forms)
 
 
+@lru_cache(maxsize=8192)
 def _name_in_run(run: str, after_title: bool) -> tuple[int, str] | None:
     """The personal name inside a capitalised run, with its offset in the run, else None.
 
     Leading words that are not a name are skipped ("UBND Lê Văn A", "Hà Tĩnh Võ Trọng Hải");
-    a run that is, or opens with, a province name is not a name ("Lâm Đồng").
+    a run that is, or opens with, a province name is not a name ("Lâm Đồng"). Kept per run:
+    the same officials and bodies come back report after report.
     """
     surnames, prefixes, _, heads = _people_sets()
     places = _place_forms()
@@ -520,8 +522,13 @@ def find_directions(
     """Sentences that set tasks for the next period (for the per-conference section)."""
     flags = flags if flags is not None else plan_flags(doc, plan_year)
     hits = set(_sentences_with(doc, _DIRECTION_MARKERS))
-    out = [doc.text[s.start : s.end] for i, s in enumerate(doc.sentences) if flags[i] or i in hits]
-    return tuple(out[:6])
+    out = []
+    for i, s in enumerate(doc.sentences):
+        if flags[i] or i in hits:
+            out.append(doc.text[s.start : s.end])
+            if len(out) == 6:  # the first six are kept
+                break
+    return tuple(out)
 
 
 # --- province ----------------------------------------------------------------------------------
