@@ -176,79 +176,184 @@ class FileStat:
     mtime_ns: int
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The files of a source folder as the file system sees them, one tuple per column, in
+    the order the file system lists them (``plan_scan`` puts what it returns in ``rel`` order).
+
+    Columns rather than a ``FileStat`` per file: at 100,000 files the objects cost more than the
+    comparison with the store, and DuckDB reads columns in one go (``plan_scan``). A
+    ``FileStat`` is made only for a file that a run reads.
+
+    Attributes:
+        prefix: the folder's resolved path and a separator: ``prefix`` + ``rel`` (in the
+            platform's separators) is a file's absolute path, its key in the store.
+        rel: each file's path inside the folder, with ``/`` separators.
+        size: each file's size in bytes.
+        mtime_ns: each file's modification time in nanoseconds.
+    """
+
+    prefix: str
+    rel: tuple[str, ...] = ()
+    size: tuple[int, ...] = ()
+    mtime_ns: tuple[int, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.rel)
+
+    def __iter__(self) -> Iterator[FileStat]:
+        return (self.file(i) for i in range(len(self.rel)))
+
+    def file(self, i: int) -> FileStat:
+        """The ``i``-th file as a ``FileStat``."""
+        rel = self.rel[i]
+        return FileStat(self.prefix + _native(rel), rel, self.size[i], self.mtime_ns[i])
+
+
 @dataclass
 class ScanPlan:
     """What a run must do with each file of the source folder.
 
     Attributes:
         to_read: new or changed files (or read by an older extractor), in path order.
-        unchanged: files the store knows with the same size and time and extractor.
+        n_unchanged: how many files the store holds with the same size, time and extractor.
         missing: files the store knows under this folder that are gone.
         status: for every file to read, "new", "changed" or "reprocessed".
     """
 
     root: str
     to_read: list[FileStat] = field(default_factory=list)
-    unchanged: list[FileStat] = field(default_factory=list)
+    n_unchanged: int = 0
     missing: list[str] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)
 
 
-def scan_folder(root: Path, ignored: frozenset[str]) -> list[FileStat]:
-    """Every file under ``root`` with its size and time, sorted; one stat per file."""
-    out: list[FileStat] = []
+def _native(rel: str) -> str:
+    """``rel`` in the platform's separators (``rel`` itself on POSIX)."""
+    return rel if os.sep == "/" else rel.replace("/", os.sep)
+
+
+#: List folders through open descriptors (``fstatat`` of each name) where the platform can.
+_BY_DESCRIPTOR = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+
+
+def scan_folder(root: Path, ignored: frozenset[str]) -> Listing:
+    """Every file under ``root`` with its size and time, in the file system's order.
+
+    One ``stat`` per file and little else: the stat is the floor of a re-run's cost (about
+    0.3 s of kernel time for 100,000 files), so the loop around it only appends to three
+    lists; it does not sort (100,000 paths sorted and regrouped cost ~0.2 s more, while
+    ``plan_scan`` sorts the few files it returns).
+    Each file is stat'ed by its name in an open descriptor of its folder, which spares the
+    kernel a walk of the folder's path per file (a third less time than a stat by absolute
+    path). Links and special files are left out (not followed), as ``ingest`` would refuse them.
+
+    Raises:
+        OSError: a folder that cannot be listed (a permission denied is not silently skipped:
+            its files would look missing and be marked so).
+    """
     base = str(root.resolve())
-    # entry paths start with the folder's: cut it rather than call relpath (2x faster)
-    skip = len(base) if base.endswith(os.sep) else len(base) + 1
-    stack = [base]
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False) and entry.name.lower() not in ignored:
-                    st = entry.stat(follow_symlinks=False)
-                    rel = entry.path[skip:]
-                    if os.sep != "/":
-                        rel = rel.replace(os.sep, "/")
-                    out.append(FileStat(entry.path, rel, st.st_size, st.st_mtime_ns))
-    out.sort(key=lambda f: f.rel)
-    return out
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    rel: list[str] = []
+    size: list[int] = []
+    mtime_ns: list[int] = []
+    folders = [""]  # relative to the root, "/"-separated, each ending with "/"
+    while folders:
+        folder = folders.pop()
+        path = prefix + _native(folder)
+        handle: int | str = os.open(path, os.O_RDONLY | os.O_DIRECTORY) if _BY_DESCRIPTOR else path
+        try:
+            with os.scandir(handle) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(f"{folder}{entry.name}/")
+                    elif entry.is_file(follow_symlinks=False) and entry.name.lower() not in ignored:
+                        st = entry.stat(follow_symlinks=False)
+                        rel.append(folder + entry.name)
+                        size.append(st.st_size)
+                        mtime_ns.append(st.st_mtime_ns)
+        finally:
+            if isinstance(handle, int):
+                os.close(handle)
+    return Listing(prefix, tuple(rel), tuple(size), tuple(mtime_ns))
+
+
+#: The listing against the store, in one join. ``known`` is the store's view of each file of
+#: the folder (a file may hold several documents, one row each); each listed file gets the
+#: reason it must be read, or none, and each known file that is not listed any more is
+#: ``missing`` (unless it was already). NULLs compare as different (``IS DISTINCT FROM``): a
+#: row of an older store without a size or fingerprint is read again, never trusted.
+_PLAN_SQL = """
+WITH known AS (
+    SELECT path,
+           any_value(size) AS size,
+           any_value(mtime_ns) AS mtime_ns,
+           any_value(fingerprint) AS fingerprint,
+           CASE WHEN bool_and(status = 'missing') THEN 'missing'
+                WHEN bool_and(status = 'quarantined') THEN 'quarantined'
+                ELSE 'seen' END AS state
+    FROM sources WHERE root = $root GROUP BY path
+), listed AS (
+    SELECT i, rel, $prefix || replace(rel, '/', $sep) AS path, size, mtime_ns FROM _listing
+), verdicts AS (
+    SELECT l.i, l.rel, k.path AS known_path, CASE
+        WHEN l.i IS NULL THEN CASE WHEN k.state <> 'missing' THEN 'missing' END
+        WHEN k.path IS NULL THEN 'new'
+        WHEN k.state = 'missing' THEN 'changed'
+        WHEN k.size IS DISTINCT FROM l.size OR k.mtime_ns IS DISTINCT FROM l.mtime_ns
+            THEN 'changed'
+        WHEN k.fingerprint IS DISTINCT FROM $fingerprint AND k.state <> 'quarantined'
+            THEN 'reprocessed'
+    END AS verdict
+    FROM listed l FULL OUTER JOIN known k ON l.path = k.path
+)
+SELECT i, known_path, verdict FROM verdicts WHERE verdict IS NOT NULL
+ORDER BY rel NULLS LAST, known_path
+"""
 
 
 def plan_scan(
-    con: duckdb.DuckDBPyConnection, root: Path, files: list[FileStat], fingerprint: str
+    con: duckdb.DuckDBPyConnection, root: Path, files: Listing, fingerprint: str
 ) -> ScanPlan:
-    """Split ``files`` into what must be read and what the store already holds."""
+    """Split ``files`` into what must be read and what the store already holds.
+
+    A file is read when the store has no row for it, or only a ``missing`` one, when its size
+    or time moved, or when an older extractor read it (a quarantined file is not read again
+    for that: a new extractor does not make it readable). The comparison runs in DuckDB on
+    the listing's columns: only the files that need something come back to Python, so a
+    re-run over 100,000 unchanged files costs one join, not 100,000 dictionary look-ups.
+
+    Raises:
+        ValueError: ``files`` is the listing of another folder.
+    """
     base = str(root.resolve())
-    known = {
-        row[0]: row[1:]
-        for row in con.execute(
-            "SELECT path, any_value(size), any_value(mtime_ns), any_value(fingerprint), "
-            "CASE WHEN bool_and(status = 'missing') THEN 'missing' "
-            "WHEN bool_and(status = 'quarantined') THEN 'quarantined' ELSE 'seen' END "
-            "FROM sources WHERE root = ? GROUP BY path",
-            [base],
+    if files.prefix not in (base, base + os.sep):
+        raise ValueError(f"listing of {files.prefix!r}, not of {base!r}")
+    listing = pd.DataFrame(
+        {
+            "i": np.arange(len(files), dtype=np.int64),
+            "rel": np.array(files.rel, dtype=object),
+            "size": np.array(files.size, dtype=np.int64),
+            "mtime_ns": np.array(files.mtime_ns, dtype=np.int64),
+        }
+    )
+    con.register("_listing", listing)
+    try:
+        rows = con.execute(
+            _PLAN_SQL,
+            {"root": base, "prefix": files.prefix, "sep": os.sep, "fingerprint": fingerprint},
         ).fetchall()
-    }
+    finally:
+        con.unregister("_listing")
     plan = ScanPlan(root=base)
-    seen = set()
-    for f in files:
-        seen.add(f.path)
-        old = known.get(f.path)
-        if old is None or old[3] == "missing":
-            plan.to_read.append(f)
-            plan.status[f.path] = "new" if old is None else "changed"
-        elif (old[0], old[1]) != (f.size, f.mtime_ns):
-            plan.to_read.append(f)
-            plan.status[f.path] = "changed"
-        elif old[2] != fingerprint and old[3] != "quarantined":
-            plan.to_read.append(f)
-            plan.status[f.path] = "reprocessed"
+    for i, known_path, verdict in rows:
+        if verdict == "missing":
+            plan.missing.append(str(known_path))
         else:
-            plan.unchanged.append(f)
-    plan.missing = sorted(p for p, old in known.items() if p not in seen and old[3] != "missing")
+            f = files.file(int(i))
+            plan.to_read.append(f)
+            plan.status[f.path] = str(verdict)
+    plan.n_unchanged = len(files) - len(plan.to_read)
     return plan
 
 
@@ -428,27 +533,51 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
     con.unregister("_incoming")
 
 
+#: The store's rows of the files a plan found unchanged: the folder's rows that the run neither
+#: read (``_read``) nor found gone (``_missing``), nor already knew to be gone.
+_UNCHANGED_ROWS = (
+    "root = ? AND status <> 'missing' "
+    "AND path NOT IN (SELECT path FROM _read) AND path NOT IN (SELECT path FROM _missing)"
+)
+
+
 def touch_unchanged(con: duckdb.DuckDBPyConnection, plan: ScanPlan, run_id: str) -> Counter[str]:
     """Record that the unchanged files were seen by this run, and mark the missing ones.
+
+    Set-based, in one transaction: the unchanged files are named by what they are not (the
+    few files read or gone), so the statements cost the same whatever the number of files and
+    the paths of 100,000 unchanged files never travel from Python to the store. Call it after
+    the plan's files are saved (their rows then belong to this run already) and before
+    anything else writes the folder's rows.
 
     Returns:
         Stored status -> count of the unchanged files' document rows.
     """
     statuses: Counter[str] = Counter()
-    if plan.unchanged:
-        seen = pd.DataFrame({"path": [f.path for f in plan.unchanged]})
-        con.register("_seen", seen)
-        con.execute(
-            "UPDATE sources SET last_run = ? WHERE path IN (SELECT path FROM _seen)", [run_id]
-        )
-        for status, n in con.execute(
-            "SELECT status, count(*) FROM sources WHERE path IN (SELECT path FROM _seen) "
-            "GROUP BY status"
-        ).fetchall():
-            statuses[str(status)] = int(n)
-        con.unregister("_seen")
-    for path in plan.missing:
-        con.execute("UPDATE sources SET status = 'missing' WHERE path = ?", [path])
+    con.register("_read", pd.DataFrame({"path": [f.path for f in plan.to_read]}, dtype="object"))
+    con.register("_missing", pd.DataFrame({"path": plan.missing}, dtype="object"))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if plan.n_unchanged:
+            for status, n in con.execute(
+                f"SELECT status, count(*) FROM sources WHERE {_UNCHANGED_ROWS} GROUP BY status",
+                [plan.root],
+            ).fetchall():
+                statuses[str(status)] = int(n)
+            con.execute(
+                f"UPDATE sources SET last_run = ? WHERE {_UNCHANGED_ROWS}", [run_id, plan.root]
+            )
+        if plan.missing:
+            con.execute(
+                "UPDATE sources SET status = 'missing' WHERE path IN (SELECT path FROM _missing)"
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_read")
+        con.unregister("_missing")
     return statuses
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
+from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -15,6 +18,10 @@ from tasks.ingest import IGNORED_NAMES
 from tasks.overrides import OverrideError, apply_overrides, load_overrides, parse_overrides
 from tasks.runlog import document_counts
 from tasks.store import (
+    SCHEMA,
+    FileStat,
+    Listing,
+    ScanPlan,
     connect,
     load_facts,
     load_run_index,
@@ -95,8 +102,8 @@ def test_unreadable_files_are_quarantined_with_a_reason(seeds: Path, tmp_path: P
     with connect(tmp_path / "s.duckdb") as con:
         counts = _run(con, root, "r1")
         assert (counts["new"], counts["quarantined"]) == (5, 1)
-        reason = con.execute("SELECT reason FROM sources WHERE rel = 'empty.txt'").fetchone()
-        assert reason and "empty" in reason[0]
+        reason = con.execute("SELECT reason FROM sources WHERE rel = 'empty.txt'").fetchall()
+        assert reason and "empty" in reason[0][0]
         again = _run(con, root, "r2")
         assert (again["quarantined"], again["unchanged"]) == (1, 5)
 
@@ -113,6 +120,215 @@ def test_a_syndicated_copy_is_a_near_duplicate_across_runs(seeds: Path, tmp_path
         assert (counts["new"], counts["duplicate"], counts["unchanged"]) == (0, 1, 5)
         reason = con.execute("SELECT reason FROM sources WHERE rel = 'reprint.txt'").fetchone()
         assert reason and reason[0].startswith("near duplicate of 001_d8530aca4ce47485")
+
+
+# --- the scan against a reference ------------------------------------------------------------
+#
+# ``plan_scan`` and ``touch_unchanged`` decide in SQL, set by set. The references below are the
+# first version's plain Python (a dictionary of the store's files, one look-up per listed file,
+# one update per path): on random stores and folders both must give the same plan and leave the
+# same rows, or the set-based shortcut is wrong.
+
+
+def _reference_plan(
+    con: duckdb.DuckDBPyConnection, base: str, files: list[FileStat], fingerprint: str
+) -> tuple[list[str], dict[str, str], list[str], list[str]]:
+    known = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT path, any_value(size), any_value(mtime_ns), any_value(fingerprint), "
+            "CASE WHEN bool_and(status = 'missing') THEN 'missing' "
+            "WHEN bool_and(status = 'quarantined') THEN 'quarantined' ELSE 'seen' END "
+            "FROM sources WHERE root = ? GROUP BY path",
+            [base],
+        ).fetchall()
+    }
+    to_read, status, unchanged = [], {}, []
+    for f in sorted(files, key=lambda f: f.rel):
+        old = known.get(f.path)
+        if old is None or old[3] == "missing":
+            to_read.append(f.path)
+            status[f.path] = "new" if old is None else "changed"
+        elif (old[0], old[1]) != (f.size, f.mtime_ns):
+            to_read.append(f.path)
+            status[f.path] = "changed"
+        elif old[2] != fingerprint and old[3] != "quarantined":
+            to_read.append(f.path)
+            status[f.path] = "reprocessed"
+        else:
+            unchanged.append(f.path)
+    seen = {f.path for f in files}
+    missing = sorted(p for p, old in known.items() if p not in seen and old[3] != "missing")
+    return to_read, status, unchanged, missing
+
+
+def _reference_touch(
+    con: duckdb.DuckDBPyConnection, unchanged: list[str], missing: list[str], run_id: str
+) -> Counter[str]:
+    statuses: Counter[str] = Counter()
+    for path in unchanged:
+        con.execute("UPDATE sources SET last_run = ? WHERE path = ?", [run_id, path])
+    for status, n in con.execute(
+        "SELECT status, count(*) FROM sources WHERE list_contains(?, path) GROUP BY status",
+        [unchanged],
+    ).fetchall():
+        statuses[status] += n
+    for path in missing:
+        con.execute("UPDATE sources SET status = 'missing' WHERE path = ?", [path])
+    return statuses
+
+
+def _random_store_and_folder(seed: int) -> tuple[list[tuple], Listing]:
+    """Source rows of two folders (one inside the other, as a user may scan both) and a
+    listing of the outer one: files kept, touched, resized, gone, new; rows of every status,
+    several documents per file, and rows of an older store (no size, no extractor)."""
+    rng = random.Random(seed)
+    rows: list[tuple] = []
+    listed: list[tuple[str, int, int]] = []
+    for n in range(40):
+        root, rel = ("/r/sub", f"f{n}.txt") if n % 7 == 0 else ("/r", f"d{n % 3}/f{n}.txt")
+        outer_rel = rel if root == "/r" else f"sub/{rel}"
+        size, mtime = rng.choice([None, 10, 20]), rng.choice([None, 100, 200])
+        fp = rng.choice(["fp", "fp", "old", None])
+        gone = rng.random() < 0.2
+        for m in range(rng.choice([1, 1, 2])):
+            status = "missing" if gone else rng.choice(["active", "duplicate", "quarantined"])
+            rows.append(
+                (f"{root}/{rel}", f"{rel}#{m}", root, rel, f"doc{n}-{m}", size, mtime,
+                 f"h{n}", fp, status, "", "r0", "r0")
+            )  # fmt: skip
+        if rng.random() < 0.8:  # still in the folder, maybe touched or resized
+            on_disk = (size or 10, mtime or 100)
+            listed.append((outer_rel, on_disk[0] + (rng.random() < 0.2), on_disk[1]))
+            if rng.random() < 0.2:
+                listed[-1] = (outer_rel, on_disk[0], on_disk[1] + 1)
+    listed += [(f"new{n}.txt", 5, 5) for n in range(rng.randint(0, 3))]
+    rng.shuffle(listed)  # the file system's order is no order
+    rel, size_, mtime_ = zip(*listed, strict=True) if listed else ((), (), ())
+    return rows, Listing("/r/", tuple(rel), tuple(size_), tuple(mtime_))
+
+
+def _memory_store(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(SCHEMA)
+    con.executemany(
+        "INSERT INTO sources (path, member, root, rel, doc_id, size, mtime_ns, content_hash, "
+        "fingerprint, status, reason, first_run, last_run) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return con
+
+
+def _all_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute("SELECT * FROM sources ORDER BY path, member").fetchall()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_plan_and_touch_agree_with_the_reference(seed: int) -> None:
+    rows, listing = _random_store_and_folder(seed)
+    ours, theirs = _memory_store(rows), _memory_store(rows)
+    plan = plan_scan(ours, Path("/r"), listing, "fp")
+    to_read, status, unchanged, missing = _reference_plan(theirs, "/r", list(listing), "fp")
+    assert [f.path for f in plan.to_read] == to_read
+    assert plan.status == status
+    assert plan.missing == missing
+    assert plan.n_unchanged == len(unchanged)
+    assert touch_unchanged(ours, plan, "r1") == _reference_touch(theirs, unchanged, missing, "r1")
+    assert _all_rows(ours) == _all_rows(theirs)
+
+
+def test_plan_reasons_one_by_one() -> None:
+    rows = [
+        ("/r/same.txt", "same.txt", "/r", "same.txt", "a", 1, 1, "h", "fp", "active", "", "", ""),
+        ("/r/touched.txt", "touched.txt", "/r", "touched.txt", "b", 1, 1, "h", "fp", "active",
+         "", "", ""),
+        ("/r/old.txt", "old.txt", "/r", "old.txt", "c", 1, 1, "h", "v0", "active", "", "", ""),
+        ("/r/bad.txt", "bad.txt", "/r", "bad.txt", "", 1, 1, "", "v0", "quarantined", "empty",
+         "", ""),
+        ("/r/back.txt", "back.txt", "/r", "back.txt", "e", 1, 1, "h", "fp", "missing", "", "",
+         ""),
+        ("/r/gone.txt", "gone.txt", "/r", "gone.txt", "f", 1, 1, "h", "fp", "active", "", "", ""),
+        ("/r/long.txt", "long.txt", "/r", "long.txt", "g", 1, 1, "h", "fp", "missing", "", "",
+         ""),
+    ]  # fmt: skip
+    listing = Listing(
+        "/r/",
+        ("touched.txt", "same.txt", "old.txt", "bad.txt", "back.txt", "new.txt"),
+        (1, 1, 1, 1, 1, 1),
+        (2, 1, 1, 1, 1, 1),
+    )
+    plan = plan_scan(_memory_store(rows), Path("/r"), listing, "fp")
+    assert plan.status == {
+        "/r/back.txt": "changed",  # known only as missing: it came back
+        "/r/new.txt": "new",
+        "/r/old.txt": "reprocessed",  # read by an older extractor
+        "/r/touched.txt": "changed",  # same size, another time
+    }
+    # in path order, whatever the listing's order; a quarantined file is not re-read for a
+    # new extractor; a file already known to be gone is not reported again
+    assert [f.rel for f in plan.to_read] == ["back.txt", "new.txt", "old.txt", "touched.txt"]
+    assert plan.to_read[0] == FileStat("/r/back.txt", "back.txt", 1, 1)
+    assert (plan.n_unchanged, plan.missing) == (2, ["/r/gone.txt"])
+    with pytest.raises(ValueError, match="listing of"):
+        plan_scan(_memory_store(rows), Path("/elsewhere"), listing, "fp")
+
+
+def test_touch_leaves_other_folders_and_the_files_read_alone() -> None:
+    rows = [
+        ("/r/a.txt", "a.txt", "/r", "a.txt", "a", 1, 1, "h", "fp", "active", "", "r0", "r0"),
+        ("/r/b.txt", "b.txt", "/r", "b.txt", "", 1, 1, "", "fp", "duplicate", "", "r0", "r0"),
+        ("/r/c.txt", "c.txt", "/r", "c.txt", "c", 1, 1, "h", "fp", "active", "", "r0", "r0"),
+        ("/r/d.txt", "d.txt", "/r", "d.txt", "d", 1, 1, "h", "fp", "active", "", "r0", "r0"),
+        ("/q/e.txt", "e.txt", "/q", "e.txt", "e", 1, 1, "h", "fp", "active", "", "r0", "r0"),
+    ]  # fmt: skip
+    con = _memory_store(rows)
+    plan = ScanPlan(
+        "/r", to_read=[FileStat("/r/c.txt", "c.txt", 2, 2)], n_unchanged=2, missing=["/r/d.txt"]
+    )
+    assert touch_unchanged(con, plan, "r1") == Counter({"active": 1, "duplicate": 1})
+    after = {r[0]: (r[9], r[12]) for r in _all_rows(con)}
+    assert after == {
+        "/r/a.txt": ("active", "r1"),
+        "/r/b.txt": ("duplicate", "r1"),
+        "/r/c.txt": ("active", "r0"),  # read this run: its rows are save_batch's to write
+        "/r/d.txt": ("missing", "r0"),
+        "/q/e.txt": ("active", "r0"),  # another folder
+    }
+
+
+def _tree(root: Path) -> None:
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "z.txt").write_bytes(b"12345")
+    (root / "a" / "y.txt").write_bytes(b"1")
+    (root / "a" / "b" / "x.txt").write_bytes(b"")
+    (root / "a" / "Thumbs.db").write_bytes(b"ignored by name, in any case")
+    (root / "manifest.csv").write_text("file,province\n", encoding="utf-8")
+    (root / "link.txt").symlink_to(root / "z.txt")  # not followed
+    (root / "linked").symlink_to(root / "a", target_is_directory=True)
+    os.utime(root / "z.txt", ns=(7, 7_000_000_123))
+
+
+@pytest.mark.parametrize("by_descriptor", [True, False])
+def test_scan_lists_every_file_once_with_its_size_and_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_descriptor: bool
+) -> None:
+    _tree(tmp_path / "src")
+    monkeypatch.setattr("tasks.store._BY_DESCRIPTOR", by_descriptor)
+    listing = scan_folder(tmp_path / "src", IGNORED_NAMES)
+    base = str((tmp_path / "src").resolve()) + os.sep
+    assert listing.prefix == base
+    assert sorted(listing, key=lambda f: f.rel) == [
+        FileStat(base + os.path.join("a", "b", "x.txt"), "a/b/x.txt", 0, _mtime(base, "a/b/x.txt")),
+        FileStat(base + os.path.join("a", "y.txt"), "a/y.txt", 1, _mtime(base, "a/y.txt")),
+        FileStat(base + "z.txt", "z.txt", 5, 7_000_000_123),
+    ]
+    assert len(listing) == 3
+    assert scan_folder(tmp_path / "src" / "a" / "b", IGNORED_NAMES).rel == ("x.txt",)
+
+
+def _mtime(base: str, rel: str) -> int:
+    return os.stat(base + rel).st_mtime_ns
 
 
 # --- overrides -----------------------------------------------------------------------------
