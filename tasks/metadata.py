@@ -32,10 +32,18 @@ _PERIOD = re.compile(rf"(?<![\d.,/])({_YEAR})\s?[-–]\s?({_YEAR}){_END}")
 _REVIEW = re.compile(r"tổng kết|sơ kết|nhìn lại|đánh giá kết quả|báo cáo kết quả")
 _RESULT_LEAD = re.compile(rf"^(?:[\p{{L}} ]{{0,20}}, )?(?:trong )?năm ({_YEAR}),")
 _HALF_YEAR = re.compile(rf"(?:6|sáu) tháng (?:đầu )?năm ({_YEAR}){_END}")
-_DOC_NAME_BEFORE = re.compile(
-    r"(?:luật|hiến pháp|pháp lệnh|nghị quyết|nghị định|chỉ thị|thông tư|quyết định|chiến lược)"
-    r"[^,;.()]{0,50}$"
+_DOC_NAMES = (
+    "luật",
+    "hiến pháp",
+    "pháp lệnh",
+    "nghị quyết",
+    "nghị định",
+    "chỉ thị",
+    "thông tư",
+    "quyết định",
+    "chiến lược",
 )
+_DOC_NAME_BEFORE = re.compile(rf"(?:{'|'.join(_DOC_NAMES)})[^,;.()]{{0,50}}$")
 _FUTURE_LEAD = re.compile(r"tiếp tục|sẽ|phấn đấu|dự kiến|cần|phải|tập trung")
 
 
@@ -172,10 +180,16 @@ def find_year(doc: NormalizedDoc, period: tuple[int, int] | None) -> int | None:
         if "tháng" in folded:
             for m in _HALF_YEAR.finditer(folded):
                 votes[int(m.group(1))] += 3
+        mentions = list(_YEAR_MENTION.finditer(folded))
+        if not mentions:
+            continue  # (the review and plan words matter only before a year)
         review = _review_in(folded)
         plans = phrase_positions(folded, _plan_markers()) if plan else []
-        for m in _YEAR_MENTION.finditer(folded):
-            if _DOC_NAME_BEFORE.search(folded, max(0, m.start() - 60), m.start()):
+        names_a_document = any(name in folded for name in _DOC_NAMES)
+        for m in mentions:
+            if names_a_document and _DOC_NAME_BEFORE.search(
+                folded, max(0, m.start() - 60), m.start()
+            ):
                 continue  # "Luật Nghĩa vụ quân sự năm 2015" names a law, not the year reviewed
             year = int(m.group(1))
             # "tổng kết ... năm 2013 và triển khai nhiệm vụ năm 2014": the year after the review
