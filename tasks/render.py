@@ -1769,10 +1769,19 @@ def comparison_xlsx(
         "_n",
     )
     if len(every) < cap:
-        every += picked(
-            "SELECT f.*, NULL::BIGINT AS _n FROM b_facts f "
+        # the first others picked by their keys alone, then read whole: sorting every fact
+        # with all its columns (its sentence) cost 1.4 of 3 s at 100,000 reports, 0.6 so.
+        # The keys are those of the order, so the join gives back exactly the rows picked (a
+        # fact id alone is not unique: a sentence copied twice into a report repeats its id)
+        keys = [c.strip() for c in db.order.split(",")]
+        first = (
+            f"SELECT {', '.join(f'f.{c}' for c in keys)} FROM b_facts f "
             "ANTI JOIN _numbers n ON n.fact_id = f.fact_id "
-            f"ORDER BY f.kind = 'plan', {db.order} LIMIT {cap - len(every)}",
+            f"ORDER BY f.kind = 'plan', {db.order} LIMIT {cap - len(every)}"
+        )
+        same = " AND ".join(f"k.{c} IS NOT DISTINCT FROM f.{c}" for c in keys)
+        every += picked(
+            f"SELECT f.*, NULL::BIGINT AS _n FROM b_facts f SEMI JOIN ({first}) k ON {same}",
             f"kind = 'plan', {db.order}",
         )
     sheet(x["sources"], head, every, len(data.facts))

@@ -934,3 +934,39 @@ def test_a_province_figure_quotes_its_first_sentence_and_counts_the_rest() -> No
     assert entry["sentence"].endswith(
         "(và 3 số liệu khác của ô này: xem facts.csv theo chỉ tiêu, năm, địa phương)"
     )
+
+
+def test_xlsx_facts_after_the_cited_ones_keep_the_order_even_with_twin_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from tasks import render
+    from tasks.aggregate import aggregate_store
+
+    data = _data()
+    # a sentence copied twice into one report: its figure has the same id at two places
+    base = data.facts.iloc[0].to_dict()
+    twins = [
+        {**base, "fact_id": "twin", "doc_id": "aaa", "indicator": "other", "start": s}
+        for s in (0, 40)
+    ]
+    facts = pd.concat([data.facts, pd.DataFrame(twins)], ignore_index=True)
+    data = replace(
+        data,
+        facts=facts.astype({"year": "Int64", "start": "Int64", "end": "Int64"}),
+        documents=data.documents.sort_values("doc_id").reset_index(drop=True),
+    )
+    stored, _ = aggregate_store(_store_of(data, tmp_path / "s.duckdb"), tmp_path)
+    numbers = trace_numbers(build_context(stored, ORG, "vi")["trace"])
+    assert "twin" not in numbers
+    # room for the cited facts and one more: the first twin (by place in the text), not both
+    monkeypatch.setattr(render, "MAX_XLSX_FACT_ROWS", len(numbers) + 1)
+    xlsx = comparison_xlsx(stored, "vi", numbers)
+    rows = list(load_workbook(io.BytesIO(xlsx))["Nguồn"].iter_rows(min_row=2, values_only=True))
+    assert sorted((r[0], r[1]) for r in rows[: len(numbers)]) == sorted(
+        (n, f) for f, n in numbers.items()
+    )
+    assert rows[len(numbers)][:3] == (None, "twin", "aaa")
+    assert rows[-1][0] == f"… và {len(facts) - len(numbers) - 1} dòng khác: xem facts.csv"
+    assert len(rows) == len(numbers) + 2
