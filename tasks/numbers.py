@@ -527,13 +527,13 @@ def _noun_phrase(text: str, folded: str, pos: int, s_end: int, max_words: int = 
     if quoted:
         i += 1
     for m in _TOKEN.finditer(text, i, s_end):
-        tok = m.group()
+        t_start, t_end = m.span()
+        tok = text[t_start:t_end]
         first = tok[0]
         if len(words) >= max_words or first.isdigit() or (len(tok) == 1 and not first.isalpha()):
             break  # another figure, or punctuation: "," ";" "(" "/" the closing quote
         # ("dầu DO": a word in capitals is an abbreviation, never the stop word "do")
         if not quoted and not (len(tok) > 1 and tok[1].isupper()):
-            t_start, t_end = m.span()
             word = folded[t_start:t_end]
             if word not in stop_any:  # most words: no stop phrase opens with them
                 words.append(tok)
