@@ -200,7 +200,11 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
         # sentences that do, so such a sentence gives no fact (its words stay in the text)
         if not mentions:
             continue
-        checkable = _DIGIT.search(doc.text, sentence.start, sentence.end) is not None
+        # (a figure written in digits settles it without a search: most sentences)
+        checkable = (
+            doc.text[mentions[0].start].isdigit()
+            or _DIGIT.search(doc.text, sentence.start, sentence.end) is not None
+        )
         text = doc.text[sentence.start : sentence.end]
         for mention in mentions if checkable else ():
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
