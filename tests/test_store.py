@@ -14,7 +14,7 @@ import pytest
 
 from flows.briefing import build_briefing
 from tasks.batch import process_batch
-from tasks.ingest import IGNORED_NAMES
+from tasks.ingest import IGNORED_NAMES, read_manifest
 from tasks.overrides import OverrideError, apply_overrides, load_overrides, parse_overrides
 from tasks.runlog import document_counts
 from tasks.store import (
@@ -40,12 +40,14 @@ def _copy_seeds(seeds: Path, dest: Path) -> Path:
     return dest
 
 
-def _run(con, root: Path, run_id: str):
+def _run(con, root: Path, run_id: str, fingerprint: str = "fp"):
+    """One run of the flow's stages over ``root``, as the flow calls them (``fingerprint``
+    stands for the extractor's version)."""
     files = scan_folder(root, IGNORED_NAMES)
-    plan = plan_scan(con, root, files, "fp")
+    plan = plan_scan(con, root, files, fingerprint)
     index = load_run_index(con, [f.path for f in plan.to_read])
-    batch = process_batch(root, plan.to_read, 10**7, {})
-    outcomes = save_batch(con, root, batch, run_id, "fp", index)
+    batch = process_batch(root, plan.to_read, 10**7, read_manifest(root))
+    outcomes = save_batch(con, root, batch, run_id, fingerprint, index)
     unchanged = touch_unchanged(con, plan, run_id)
     return document_counts(plan.status, outcomes, unchanged, len(plan.missing))
 
