@@ -617,6 +617,7 @@ _RUN_SEPARATORS = str.maketrans({".": " ", "-": " ", "–": " "})
 #: Words of the capitalised runs seen so far (None: no province opens with any of them).
 _RUN_WORDS_LIMIT = 1 << 16
 _run_words_seen: dict[str, tuple[tuple[int, str], ...] | None] = {}
+_UNSEEN: Any = object()
 
 
 def run_words(folded_run: str) -> tuple[tuple[int, str], ...] | None:
@@ -648,11 +649,15 @@ def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
     surnames = _folded_surnames()
     out = []
     folded = doc.folded
+    seen = _run_words_seen
     for run in _PLACE_RUN.finditer(doc.text, s, e):
         run_start, run_end = run.span()
         folded_run = folded[run_start:run_end]
         # most capitalised runs hold no province: a set test of their words rejects them
-        words = run_words(folded_run)
+        # (kept per run: a run seen before costs one dict lookup, without a call)
+        words = seen.get(folded_run, _UNSEEN)
+        if words is _UNSEEN:
+            words = run_words(folded_run)
         if words is None:
             continue
         k = 0
@@ -701,12 +706,15 @@ def province_mentions(doc: NormalizedDoc) -> dict[str, float]:
     ("hòa bình" is peace), must not sit inside a person's name ("Nguyễn Thái Bình") or a longer
     name ("Điện Biên Phủ"), and must not follow "xã", "huyện", "đường" ("xã Hòa Bình").
     """
+    mentions = _mentions_in(doc, 0, len(doc.text))
+    if not mentions:
+        return {}  # (many reports name no province: no spans to build)
     spans = [(s.start, s.end, False) for s in doc.sentences]
     spans += [(a, b, True) for a, b, kind in doc.boilerplate if kind == "title"]
     spans.sort()
     starts = [s for s, _, _ in spans]
     by_span: dict[int, list[_Mention]] = {}
-    for m in _mentions_in(doc, 0, len(doc.text)):
+    for m in mentions:
         i = bisect_right(starts, m.start) - 1
         if i >= 0 and m.end <= spans[i][1]:
             by_span.setdefault(i, []).append(m)
