@@ -288,7 +288,9 @@ _SUSPECT_RARE = stdlib_re.compile(
     "[\u0080-\u00bf\u00c4-\u00c7\u00cb\u00ce\u00cf\u00d0\u00d1\u00d6-\u00d8\u00db\u00dc"
     "\u00de\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
 )
-_SUSPECT_PAIR = stdlib_re.compile(f"[\u00c2-\u00ef][{_CP1252_HIGH}]")
+# (the regex module's engine: four times faster than the standard library's on this pair of
+# classes, where the standard library's is faster on the single class above)
+_SUSPECT_PAIR = re.compile(f"[\u00c2-\u00ef][{_CP1252_HIGH}]")
 
 
 def count_suspects(text: str) -> int:
