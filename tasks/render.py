@@ -1753,9 +1753,20 @@ def comparison_xlsx(
         )
         return _fact_rows(cur.fetchall(), lang)
 
+    # the facts of a sheet are picked by the keys of their order, then read whole: sorting
+    # every fact with all its columns (its sentence) cost 1.4 of 3 s at 100,000 reports.
+    # The keys are all those of the order, so the join gives back exactly the rows picked (a
+    # fact id alone is not unique: a sentence copied twice into a report repeats its id)
+    keys = [c.strip() for c in db.order.split(",")]
+    same = " AND ".join(f"k.{c} IS NOT DISTINCT FROM f.{c}" for c in keys)
+    key_cols = ", ".join(f"f.{c}" for c in keys)
+    first_plans = (
+        f"SELECT {key_cols} FROM b_facts f WHERE f.kind = 'plan' ORDER BY {db.order} LIMIT {cap}"
+    )
     plans = picked(
-        "SELECT f.*, n.n AS _n FROM b_facts f LEFT JOIN _numbers n ON n.fact_id = f.fact_id "
-        f"WHERE f.kind = 'plan' ORDER BY {db.order} LIMIT {cap}",
+        "SELECT f.*, n.n AS _n FROM (SELECT f.* FROM b_facts f "
+        f"SEMI JOIN ({first_plans}) k ON {same} WHERE f.kind = 'plan') f "
+        "LEFT JOIN _numbers n ON n.fact_id = f.fact_id",
         db.order,
     )
     n_plans = _scalar(db, "SELECT count(*) FROM b_facts WHERE kind = 'plan'")
@@ -1769,17 +1780,11 @@ def comparison_xlsx(
         "_n",
     )
     if len(every) < cap:
-        # the first others picked by their keys alone, then read whole: sorting every fact
-        # with all its columns (its sentence) cost 1.4 of 3 s at 100,000 reports, 0.6 so.
-        # The keys are those of the order, so the join gives back exactly the rows picked (a
-        # fact id alone is not unique: a sentence copied twice into a report repeats its id)
-        keys = [c.strip() for c in db.order.split(",")]
         first = (
-            f"SELECT {', '.join(f'f.{c}' for c in keys)} FROM b_facts f "
+            f"SELECT {key_cols} FROM b_facts f "
             "ANTI JOIN _numbers n ON n.fact_id = f.fact_id "
             f"ORDER BY f.kind = 'plan', {db.order} LIMIT {cap - len(every)}"
         )
-        same = " AND ".join(f"k.{c} IS NOT DISTINCT FROM f.{c}" for c in keys)
         every += picked(
             f"SELECT f.*, NULL::BIGINT AS _n FROM b_facts f SEMI JOIN ({first}) k ON {same}",
             f"kind = 'plan', {db.order}",
