@@ -355,6 +355,9 @@ def _is_abbreviation(text: str, dot: int, floor: int = 0) -> bool:
     # word costs less than a regex search of the window; a word one letter longer than the
     # longest abbreviation is none, so the walk stops there
     lo = max(floor, dot - 8, dot - _ABBREV_LONGEST - 1)
+    word = text[lo:dot]
+    if word.isalpha():  # all letters up to the limit: the walk would stop there (C speed)
+        return word.lower() in _ABBREV
     start = dot
     while start > lo and (text[start - 1] == "/" or is_letter(text[start - 1])):
         start -= 1
