@@ -288,3 +288,21 @@ def test_memoised_finders_answer_for_the_document_asked() -> None:
     assert plan_flags(a, 2024) == [False, True]
     assert [text for _, text, _ in sentences_text(a)][0].startswith("Năm 2023")
     assert [text for _, text, _ in sentences_text(b)][0].startswith("Phương hướng")
+
+
+# --- the kept answers are the answers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["hội nghị", "bà rịa - vũng tàu", "tp.hcm", "thừa thiên-huế", "nguyễn thái bình", "các", "x"],
+)
+def test_run_words_kept_per_run_are_the_words_of_the_run(run: str) -> None:
+    # None exactly when no word of the run can open a province's name
+    from tasks.metadata import _RUN_SEPARATORS, _WORD_IN_RUN, _province_index, run_words
+
+    words = tuple((m.start(), m.group()) for m in _WORD_IN_RUN.finditer(run))
+    firsts = _province_index()["by_first"].keys()
+    disjoint = firsts.isdisjoint(run.translate(_RUN_SEPARATORS).split())
+    assert run_words(run) == (None if disjoint else words)
+    assert run_words(run) == run_words(run)  # the second answer is the kept one

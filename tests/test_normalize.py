@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tasks.normalize import (
     find_boilerplate,
     fold,
+    fold_text,
     is_letter,
     normalize_doc,
     normalize_text,
@@ -206,3 +207,97 @@ def test_a_line_of_unusual_white_space_is_no_error(raw: str) -> None:
     # normalize_text strips only " " from lines; str.rstrip() strips these too
     doc = normalize_doc(SourceDoc("x", "x.txt", raw))
     assert all(0 <= s.start < s.end <= len(doc.text) for s in doc.sentences)
+
+
+# --- the fast paths give what the plain definitions give ----------------------------------
+
+_FOLD_ALPHABET = "oOuUqQàáảãạèéẻẽẹỳýỷỹỵÀÁÝúùủũụyhn .,-–“”İ"
+
+
+def _fold_by_pairs(text: str) -> str:
+    """The tone folding as first written: one substitution per pair, in the table's order."""
+    import regex
+
+    from tasks.normalize import _CHAR_MAP, _QU_PAIRS, _TONE_PAIRS
+
+    low = text.lower()
+    if len(low) != len(text):
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for ch, plain in _CHAR_MAP:
+        low = low.replace(ch, plain)
+    for pair, old_style in _TONE_PAIRS.items():
+        low = regex.sub(f"{pair}(?![\\p{{L}}])", old_style, low)
+    for wrong, right in _QU_PAIRS.items():
+        low = low.replace(wrong, right)
+    return low
+
+
+@given(st.text(alphabet=_FOLD_ALPHABET, max_size=40))
+def test_fold_with_one_scan_equals_one_substitution_per_pair(text: str) -> None:
+    # "hoà." "thuỷ," "qúy" "hoàn" (not at a word's end) "oỳ" (no pair): same as pair by pair
+    assert fold_text(text) == _fold_by_pairs(text)
+
+
+@given(st.text(alphabet="abcTPQđ/ .!?\n", max_size=30), st.integers(0, 30), st.integers(0, 30))
+def test_abbreviation_fast_path_equals_the_walk(text: str, dot: int, floor: int) -> None:
+    from tasks.normalize import _ABBREV, _ABBREV_LONGEST, _is_abbreviation
+
+    dot, floor = min(dot, len(text)), min(floor, dot, len(text))
+    lo = max(floor, dot - 8, dot - _ABBREV_LONGEST - 1)
+    start = dot
+    while start > lo and (text[start - 1] == "/" or is_letter(text[start - 1])):
+        start -= 1
+    walked = start < dot and text[start:dot].lower() in _ABBREV
+    assert _is_abbreviation(text, dot, floor) == walked
+
+
+@pytest.mark.parametrize(
+    ("text", "skip"),
+    [
+        ("Tiêu đề bài\nNăm 2023, tỉnh đạt 5 xã. Hội nghị bế mạc.", [(0, 11, "title")]),
+        ("Dòng một. Dòng hai.\nẢnh: Lê A\nDòng ba.", [(20, 30, "caption")]),
+        ("(QNO) - Sáng 5/12, hội nghị.", [(0, 8, "dateline")]),  # a span inside a line
+        ("a. B.\nc. D.", [(0, 11, "title"), (3, 5, "x")]),  # nested spans
+        ("Câu một. Câu hai.", [(4, 12, "x"), (6, 14, "y")]),  # overlapping spans in a line
+    ],
+)
+def test_split_sentences_looks_only_at_the_spans_of_each_line(
+    text: str, skip: list[tuple[int, int, str]]
+) -> None:
+    # the spans that reach into a line cut it as all the spans do
+    got = [(s.start, s.end, s.paragraph) for s in split_sentences(text, skip)]
+    assert got == _split_with_every_span(text, skip)
+
+
+@given(
+    st.text(alphabet="ab. C\n", max_size=40),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=4),
+)
+def test_split_sentences_equals_cutting_by_every_span(
+    text: str, spans: list[tuple[int, int]]
+) -> None:
+    skip = [(a, b, "x") for a, b in spans]
+    got = [(s.start, s.end, s.paragraph) for s in split_sentences(text, skip)]
+    assert got == _split_with_every_span(text, skip)
+
+
+def _split_with_every_span(
+    text: str, skip: list[tuple[int, int, str]]
+) -> list[tuple[int, int, int]]:
+    """split_sentences as first written: every piece cut by every skipped span."""
+    from tasks.normalize import _sentence_ends, _trim, _unskipped
+
+    skips = sorted((a, b) for a, b, _ in skip if b > a)
+    expected = []
+    start, paragraph = 0, 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        cuts = [start, *_sentence_ends(text, start, end), end]
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            for run_start, run_end in _unskipped(skips, a, b):
+                s, e = _trim(text, run_start, run_end)
+                if e - s >= 2:
+                    expected.append((s, e, paragraph))
+        start, paragraph = end + 1, paragraph + 1
+    return expected

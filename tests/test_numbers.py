@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.normalize import fold
+from tasks.normalize import fold, normalize_doc
 from tasks.numbers import (
     _digit_word_positions,
     _patterns,
     letters_before,
     opens_clause,
     parse_number,
+    phrase_at_end,
     read_numbers,
+    read_sentences,
     spelled_matches,
     spelled_value,
     tail_phrase,
 )
+from tasks.records import SourceDoc
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extraction" / "texts"
+SEEDS = Path(__file__).parent.parent / "seeds"
 
 
 def mentions(sentence: str):
@@ -375,3 +383,45 @@ def test_spelled_matches_stay_inside_the_bounds() -> None:
     assert [m.group("num") for m in spelled_matches(pattern, folded, 12, len(folded), heads)] == [
         "ba"
     ]
+
+
+# --- the fast paths give what the plain definitions give ----------------------------------
+
+
+@given(st.text(alphabet="ab đ-(/ Ꞌ3", max_size=20), st.integers(0, 20), st.integers(0, 20))
+def test_letters_before_equals_a_walk_back(text: str, end: int, floor: int) -> None:
+    # a word of plain letters is found with rfind + isalpha; anything else ("-", "/", "Ꞌ")
+    # walks back character by character: both give the walk's answer
+    from tasks.normalize import is_letter
+
+    end = min(end, len(text))
+    floor = min(floor, end)
+    start = end
+    while start > floor and is_letter(text[start - 1]):
+        start -= 1
+    assert letters_before(text, end, floor) == start
+
+
+@given(
+    st.lists(st.sampled_from(["hơn", "số", "chỉ", "thị", "(số", "tổng", "gần", "x"]), max_size=6),
+    st.integers(3, 6),
+)
+def test_phrase_at_end_of_a_longer_split_equals_tail_phrase(words: list[str], k: int) -> None:
+    # one split (for the longest phrase set) serves the shorter ones
+    before = " ".join(words) + " "
+    phrases = frozenset({"hơn", "số", "chỉ thị số", "thị", "gần"})
+    split = before.rstrip().rsplit(None, k)
+    assert phrase_at_end(split, phrases, 3) == tail_phrase(before, phrases, 3)
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.txt")) + sorted(SEEDS.glob("*.txt")))
+def test_spelled_numbers_of_a_document_are_those_of_its_sentences(path: Path) -> None:
+    # read_sentences tries a digit word only where a spelled number can go on ("hai xã", not
+    # "năm 2023"); read_numbers tries every digit word of the sentence: same spelled figures
+    doc = normalize_doc(SourceDoc(doc_id="d", source=path.name, text=path.read_text()))
+    for sentence, found in zip(
+        doc.sentences, read_sentences(doc.text, doc.folded, doc.sentences), strict=True
+    ):
+        alone, _ = read_numbers(doc.text, doc.folded, sentence.start, sentence.end)
+        spelled = [m for m in alone if not doc.text[m.start].isdigit()]
+        assert [m for m in found if not doc.text[m.start].isdigit()] == spelled
