@@ -343,6 +343,8 @@ def plan_scan(
             _PLAN_SQL,
             {"root": base, "prefix": files.prefix, "sep": os.sep, "fingerprint": fingerprint},
         ).fetchall()
+    except duckdb.InvalidInputException as err:
+        raise _undecodable_names(files) or err from err
     finally:
         con.unregister("_listing")
     plan = ScanPlan(root=base)
@@ -355,6 +357,20 @@ def plan_scan(
             plan.status[f.path] = str(verdict)
     plan.n_unchanged = len(files) - len(plan.to_read)
     return plan
+
+
+def _undecodable_names(files: Listing) -> ValueError | None:
+    """A clear error for file names that are not UTF-8 (bytes a POSIX file system allows, that
+    Python keeps as surrogates and the store cannot hold), or None if there are none."""
+    bad = []
+    for rel in files.rel:
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(os.fsencode(rel).decode("utf-8", "backslashreplace"))
+    if not bad:
+        return None
+    return ValueError(f"file names that are not UTF-8, rename them: {', '.join(sorted(bad)[:5])}")
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -329,6 +329,18 @@ def test_scan_lists_every_file_once_with_its_size_and_time(
     assert scan_folder(tmp_path / "src" / "a" / "b", IGNORED_NAMES).rel == ("x.txt",)
 
 
+def test_a_file_name_that_is_not_utf8_is_named_in_a_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ok.txt").write_bytes(b"x")
+    try:  # "báo-cáo" in Latin-1, as an old Windows archive may name it
+        os.close(os.open(os.fsencode(src) + b"/b\xe1o-c\xe1o.txt", os.O_CREAT | os.O_WRONLY))
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    with connect(tmp_path / "s.duckdb") as con, pytest.raises(ValueError, match=r"b\\xe1o"):
+        plan_scan(con, src, scan_folder(src, IGNORED_NAMES), "fp")
+
+
 def _mtime(base: str, rel: str) -> int:
     return os.stat(base + rel).st_mtime_ns
 
