@@ -57,6 +57,21 @@ class Forked:
             self.queue.close()
 
 
+def preload() -> None:
+    """Import now what every worker would import at its first task, so that the forked
+    workers inherit it: Prefect's task engine, the encoder it serialises with and the
+    installed Prefect collections (prefect-dask, and with it dask and distributed: ~290
+    modules, found by a block lookup while a task's context is rebuilt). Measured: each worker
+    spent ~1.5 s of CPU on these before its first batch.
+    """
+    import fastapi.encoders  # noqa: F401
+    import prefect.engine  # noqa: F401
+    import prefect.task_engine  # noqa: F401
+    from prefect.plugins import load_prefect_collections
+
+    load_prefect_collections()
+
+
 def fork_workers(workers: int) -> Forked | None:
     """Fork ``workers`` idle pool processes now, or None where fork is unavailable.
 
@@ -66,6 +81,7 @@ def fork_workers(workers: int) -> Forked | None:
     """
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
+    preload()
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     executor = ProcessPoolExecutor(
