@@ -342,6 +342,9 @@ def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> lis
         s = sentences[i]
         if m.end() > s.end:
             continue
+        a, _, b = m.groups()
+        if is_year(a) and (b is None or is_year(b)):
+            continue  # "năm 2023", "2016 - 2020": refused whatever surrounds them
         result = _read_one(text, folded, m, s.start, s.end)
         if isinstance(result, Mention):
             out[i].append(result)

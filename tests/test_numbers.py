@@ -425,3 +425,16 @@ def test_spelled_numbers_of_a_document_are_those_of_its_sentences(path: Path) ->
         alone, _ = read_numbers(doc.text, doc.folded, sentence.start, sentence.end)
         spelled = [m for m in alone if not doc.text[m.start].isdigit()]
         assert [m for m in found if not doc.text[m.start].isdigit()] == spelled
+
+
+@given(
+    st.sampled_from(["", "năm ", "Chỉ thị số ", "đạt ", "(", "0258 ", "tổng số "]),
+    st.sampled_from(["2023", "1999", "2016 - 2020", "2021-2025", "2016 đến 2020"]),
+    st.sampled_from(["", " người", "%", " tỷ đồng", ".", "/12", "-NQ/TU", " xã"]),
+)
+def test_a_year_or_period_is_never_a_mention(before: str, year: str, after: str) -> None:
+    # read_sentences skips them without reading the context: whatever surrounds them, the
+    # grammar refuses a bare year or a period of two years
+    sentence = f"{before}{year}{after}"
+    found, _ = mentions(sentence)
+    assert all(m.start != len(before) for m in found)
