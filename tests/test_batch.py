@@ -19,7 +19,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "extraction" / "texts"
 
 
 def _batch(folder: Path, size: int) -> dict[str, pd.DataFrame]:
-    files = scan_folder(folder, IGNORED_NAMES)
+    files = sorted(scan_folder(folder, IGNORED_NAMES), key=lambda f: f.rel)
     manifest = read_manifest(folder)
     parts = [
         process_batch(folder, files[i : i + size], DEFAULT_MAX_BYTES, manifest)
