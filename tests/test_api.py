@@ -85,3 +85,27 @@ def test_a_server_that_cannot_start_fails_fast_with_a_reason(
         api.wait(timeout=300)
     assert time.monotonic() - started < 120
     assert api.process is None
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_a_run_is_pointed_at_its_api_and_the_callers_settings_come_back(
+    local: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local API (which dies with the command) no heartbeats and no version handshake;
+    a configured server keeps both. The caller's environment is restored either way."""
+    from prefect.settings import get_current_settings
+
+    from tonghop.cli import _pointed_at
+
+    monkeypatch.delenv("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", raising=False)
+    callers = os.environ.get("PREFECT_API_URL")
+    url = "http://127.0.0.1:1/api"  # nothing is asked of it
+    with _pointed_at(url, local=local):
+        settings = get_current_settings()
+        assert settings.api.url == url and os.environ["PREFECT_API_URL"] == url
+        assert (settings.flows.heartbeat_frequency is None) is local
+        checks = os.environ.get("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", "true")
+        assert (checks == "false") is local
+    assert os.environ.get("PREFECT_API_URL") == callers
+    assert "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED" not in os.environ
+    assert get_current_settings().flows.heartbeat_frequency is not None
