@@ -19,6 +19,15 @@ def test_local_api_answers_then_stops(tmp_path: Path, monkeypatch: pytest.Monkey
         api.wait(timeout=float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
         with urllib.request.urlopen(f"{api.url}/health", timeout=5) as response:
             assert response.status == 200 and json.load(response) is True
+        # no block types registered at start (that would import every Prefect collection)
+        ask = urllib.request.Request(
+            f"{api.url}/block_types/filter",
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(ask, timeout=5) as response:
+            assert json.load(response) == []
         process = api.process
         assert process is not None
     finally:

@@ -68,6 +68,12 @@ class LocalAPI:
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
+            # no block types registered at start: to tell whether the registry changed, the
+            # server imports every installed Prefect collection (prefect-dask: dask and
+            # distributed), 0.6 s of a start that every run waits for; a build uses no block,
+            # and `prefect server start` on the same database registers them as usual
+            "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+            "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
         }
         args = [
             sys.executable,
