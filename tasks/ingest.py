@@ -479,19 +479,10 @@ class Deduplicator:
             candidates = sorted(self._candidates(keys))
             if candidates:
                 same = (np.stack([self._sig(j) for j in candidates]) == sig).mean(axis=1)
-                for j, jaccard in zip(candidates, same.tolist(), strict=True):
-                    # |A n B| = J (|A| + |B|) / (1 + J): the share of the new text's 5-grams
-                    # that are in the earlier text
-                    inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
-                    if jaccard >= self.threshold or inside >= self.contained:
-                        return "near", self._sources[j]
-            index = self._store(sig, size, source)
-            for k in keys.tolist():
-                self._pending.setdefault(k, []).append(index)
-            self._pending_keys.append(keys)
-            self._pending_owner.append(index)
-            if len(self._pending_owner) >= MERGE_EVERY:
-                self._merge_pending()
+                hit = self._first_near(list(zip(candidates, same.tolist(), strict=True)), size)
+                if hit is not None:
+                    return "near", hit
+            self._register(sig, size, source, keys)
         self._exact[key] = source
         return None
 
@@ -542,16 +533,20 @@ class Deduplicator:
         return answers
 
     def _first_near(self, candidates: list[tuple[int, float]], size: int) -> str | None:
-        """The source of the first candidate (by index) near enough, as ``check_parts`` finds
-        it; candidates are (index, share of equal signature rows)."""
+        """The source of the earliest candidate (by index) near enough: Jaccard over the
+        threshold, or the new text nearly all inside it. Candidates are (index, share of equal
+        signature rows)."""
         for j, jaccard in sorted(candidates):
+            # |A n B| = J (|A| + |B|) / (1 + J): the share of the new text's 5-grams that are
+            # in the earlier text
             inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
             if jaccard >= self.threshold or inside >= self.contained:
                 return self._sources[j]
         return None
 
     def _register(self, sig: np.ndarray, size: int, source: str, keys: np.ndarray) -> int:
-        """Keep a new document's signature and band keys (as ``check_parts`` does)."""
+        """Keep a new document's signature and band keys; they join the sorted arrays every
+        ``MERGE_EVERY`` documents."""
         index = self._store(sig, size, source)
         for k in keys.tolist():
             self._pending.setdefault(k, []).append(index)

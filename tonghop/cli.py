@@ -289,14 +289,13 @@ def _pointed_at(url: str, local: bool = False) -> Iterator[None]:
     )
 
     env = {"PREFECT_API_URL": url}
+    updates: dict = {PREFECT_API_URL: url}
     if local:
         env["PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED"] = "false"
+        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     refresh_global_settings_context()
-    updates: dict = {PREFECT_API_URL: url}
-    if local:
-        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     try:
         with temporary_settings(updates):
             yield
