@@ -236,6 +236,17 @@ ORG = Organisation(
 # --- context -----------------------------------------------------------------------------------
 
 
+def _with_facts(data: BriefingInput, rows: list[dict]) -> BriefingInput:
+    """``data`` with these fact rows in place of its own, and the comparison made from them."""
+    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
+    return BriefingInput(
+        facts=facts,
+        documents=data.documents,
+        comparison=comparison_long(facts, data.documents),
+        quarantine=data.quarantine,
+    )
+
+
 def _uncited(text: str) -> str:
     """A headline without its annex numbers: "155 (2017) [1] → …" -> "155 (2017) → …"."""
     return re.sub(r" \[\d+\]", "", text)
@@ -291,13 +302,7 @@ def test_a_figure_of_many_facts_quotes_a_few_and_counts_the_rest() -> None:
         {**data.facts.iloc[1].to_dict(), "fact_id": f"m{i}", "doc_id": f"d{i}", "value": 1.0}
         for i in range(10)
     ]
-    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
-    many = BriefingInput(
-        facts=facts,
-        documents=data.documents,
-        comparison=comparison_long(facts, data.documents),
-        quarantine=data.quarantine,
-    )
+    many = _with_facts(data, rows)
     ctx = build_context(many, ORG, "vi")
     entry = ctx["trace"][0]
     # three quoted, the seven others counted and found in facts.csv by the cell's keys
@@ -597,13 +602,7 @@ def test_many_years_show_the_latest_and_fit_the_page(tmp_path: Path) -> None:
         {**data.facts.iloc[0].to_dict(), "fact_id": f"y{y}", "year": y, "value": float(y)}
         for y in range(2010, 2024)
     ]
-    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
-    many = BriefingInput(
-        facts=facts,
-        documents=data.documents,
-        comparison=comparison_long(facts, data.documents),
-        quarantine=data.quarantine,
-    )
+    many = _with_facts(data, rows)
     ctx = build_context(many, ORG)
     # the latest six years in the briefing, every year in comparison.xlsx
     assert ctx["years"] == [str(y) for y in range(2018, 2024)]
@@ -917,13 +916,7 @@ def test_a_province_figure_quotes_its_first_sentence_and_counts_the_rest() -> No
     base = data.facts.iloc[2].to_dict()  # f3: nghe_an_2023, dan_van_kheo_new, 2023
     rows = [{**base, "fact_id": f"na{i}", "value": 1.0} for i in range(4)]
     rows.append({**data.facts.iloc[1].to_dict(), "fact_id": "ht0", "value": 1.0})  # Hà Tĩnh
-    facts = pd.DataFrame(rows, columns=list(FACT_COLUMNS)).astype({"year": "Int64"})
-    many = BriefingInput(
-        facts=facts,
-        documents=data.documents,
-        comparison=comparison_long(facts, data.documents),
-        quarantine=data.quarantine,
-    )
+    many = _with_facts(data, rows)
     ctx = build_context(many, ORG, "vi")
     national = ctx["trace"][int(re.search(r"\[(\d+)\]", ctx["table"][0]["cells"][-1]).group(1)) - 1]
     assert national["count"] == 5 and len(national["fact_ids"]) == 3
