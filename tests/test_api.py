@@ -100,13 +100,15 @@ def test_a_server_that_cannot_start_fails_fast_with_a_reason(
 def test_a_run_is_pointed_at_its_api_and_the_callers_settings_come_back(
     local: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On the local API (which dies with the command) no heartbeats and no version handshake;
-    a configured server keeps both. The caller's environment is restored either way."""
+    """On the local API (which dies with the command) no heartbeats, no version handshake and
+    no CSRF token; a configured server keeps all three. The caller's environment is restored
+    either way."""
     from prefect.settings import get_current_settings
 
     from tonghop.cli import _pointed_at
 
     monkeypatch.delenv("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", raising=False)
+    monkeypatch.delenv("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", raising=False)
     callers = os.environ.get("PREFECT_API_URL")
     url = "http://127.0.0.1:1/api"  # nothing is asked of it
     with _pointed_at(url, local=local):
@@ -115,6 +117,7 @@ def test_a_run_is_pointed_at_its_api_and_the_callers_settings_come_back(
         assert (settings.flows.heartbeat_frequency is None) is local
         checks = os.environ.get("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", "true")
         assert (checks == "false") is local
+        assert settings.client.csrf_support_enabled is not local
     assert os.environ.get("PREFECT_API_URL") == callers
     assert "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED" not in os.environ
     assert get_current_settings().flows.heartbeat_frequency is not None

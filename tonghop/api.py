@@ -74,6 +74,8 @@ class LocalAPI:
             # and `prefect server start` on the same database registers them as usual
             "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
             "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+            # its clients ask no CSRF token (tonghop.cli._pointed_at): none is needed
+            "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "false",
         }
         args = [
             sys.executable,

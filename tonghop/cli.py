@@ -278,7 +278,9 @@ def _pointed_at(url: str, local: bool = False) -> Iterator[None]:
     run whose process died, and this server dies with the process; the engine's heartbeat
     thread also sleeps in 1 s steps, which the end of every run waited out (0.5 s on average).
     Nor do clients ask its version (``/admin/version``): it is this very Prefect, and the
-    first request to that route made the server set up every route before it (~0.8 s).
+    first request to that route made the server set up every route before it (~0.8 s); nor a
+    CSRF token (``/csrf-token``, which that server refuses: ``LocalAPI`` starts it without
+    CSRF protection), a round trip before the first write of every client.
     """
     from prefect.context import refresh_global_settings_context
     from prefect.logging.handlers import APILogWorker
@@ -292,6 +294,7 @@ def _pointed_at(url: str, local: bool = False) -> Iterator[None]:
     updates: dict = {PREFECT_API_URL: url}
     if local:
         env["PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED"] = "false"
+        env["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "false"
         updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     before = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
