@@ -3,6 +3,7 @@
     python bench/run.py --sizes 1000,10000 [--paths pure,flow] [--seed 1] [--rerun]
                         [--flow-via inprocess|cli] [--batch-size 1000] [--flow-arg KEY=VALUE ...]
                         [--data-root /tmp/tonghop-bench] [--note "what else ran"] [--profile]
+                        [--server] [--prefect-home DIR]
 
 Two paths over the same generated reports (``bench/generate.py``, made once per size and seed
 and kept under ``--data-root``):
@@ -16,6 +17,9 @@ and kept under ``--data-root``):
   CLI (``tonghop build`` in a subprocess; the startup is then what the run's own stage timings
   do not cover). Only public entry points are called; parameters the flow gains later pass
   through with ``--flow-arg key=value`` (``--flow-arg store=/tmp/x.duckdb``).
+
+``--server`` runs the flow paths against one ``prefect server start`` (as scheduled and
+triggered runs do) instead of the local API that ``tonghop build`` boots for itself.
 
 Every measurement runs in a fresh child process, so that its peak resident memory
 (``ru_maxrss`` from ``os.wait4``: the process and the children it waited for, such as the
@@ -34,11 +38,13 @@ import platform
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
@@ -439,6 +445,8 @@ def measure(
     # --prefect-home reuses one, as a user's second and later runs do
     env["PREFECT_HOME"] = str(args.prefect_home or scratch / f"prefect-home-{path}-{size}")
     env.setdefault("PYTHONHASHSEED", "0")
+    if args.api_url and path != "pure":
+        env["PREFECT_API_URL"] = args.api_url  # the running server of --server
     flow_args = _flow_args(args.flow_arg)
     if "store" not in flow_args and path != "pure":
         # a fresh store per measurement: a re-used one would skip the unchanged reports
@@ -477,6 +485,8 @@ def measure(
         "batch_size": args.batch_size,
         "flow_args": flow_args if path != "pure" else {},
     }
+    if path != "pure":
+        record["api"] = "server" if args.api_url else "local"
     if status != 0:
         lines = stderr.strip().splitlines() or ["(no stderr)"]
         raised = [x for x in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", x)]
@@ -514,6 +524,53 @@ def measure(
     return record
 
 
+# --- a running Prefect server (--server) -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, timeout: float = 180.0) -> Any:
+    """``prefect server start`` on a free loopback port for the measurements; yields its API URL.
+
+    Scheduled and triggered runs (``tonghop serve``) talk to a running server, so they never
+    pay the start of the local API that each ``tonghop build`` without ``PREFECT_API_URL``
+    boots for itself; this measures that path. The server is not a child of the measured
+    command, so its memory is not in ``tree MB``.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    cmd = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+                raise SystemExit(f"prefect server start exited: {err[-500:]}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/health", timeout=2) as response,
+            ):
+                if response.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"prefect server start did not answer within {timeout:.0f} s")
+            time.sleep(0.2)
+        print(f"# prefect server at {url}", file=sys.stderr)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -529,6 +586,7 @@ def table(records: list[dict[str, Any]]) -> str:
         "startup s",
         "re-run s",
         "peak MB",
+        "tree MB",
         "docs",
         "facts",
         "overhead stages",
@@ -552,7 +610,7 @@ def table(records: list[dict[str, Any]]) -> str:
             over_stages = f"{stage_sum / base - 1:+.0%}" if stage_sum else ""
             over_wall = f"{r['total_s'] / base - 1:+.0%}"
         cells = [
-            f"{r['size']:,}", r["path"], _f(r.get("total_s")), _f(r.get("cpu_s")),
+            f"{r['size']:,}", _label(r), _f(r.get("total_s")), _f(r.get("cpu_s")),
             _f(r.get("docs_per_s"), 0),
             *[_f(per.get(s), 0) for s in stages],
             _f(r.get("startup_s")), _f(r.get("rerun_s")),
@@ -561,6 +619,11 @@ def table(records: list[dict[str, Any]]) -> str:
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _label(record: dict[str, Any]) -> str:
+    """The path, and ``@server`` when the flow talked to a running Prefect server."""
+    return record["path"] + ("@server" if record.get("api") == "server" else "")
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -610,6 +673,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile the pure path (first size)")
     ap.add_argument("--keep", action="store_true", help="keep the outputs and stores")
     ap.add_argument(
+        "--server",
+        action="store_true",
+        help="run the flow paths against a `prefect server start` (as scheduled and triggered "
+        "runs do) instead of the local API each `tonghop build` starts for itself",
+    )
+    ap.add_argument(
         "--prefect-home",
         type=Path,
         default=None,
@@ -647,7 +716,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     scratch = Path(tempfile.mkdtemp(prefix="tonghop-bench-run-"))
     records: list[dict[str, Any]] = []
+    # --server: one running server for every flow measurement (stopped in `finally`)
+    servers = contextlib.ExitStack()
     try:
+        home = args.prefect_home or scratch / "prefect-home-server"
+        args.api_url = servers.enter_context(prefect_server(home)) if args.server else None
         for size in sizes:
             source, gen = ensure_data(args.data_root, size, args.seed)
             print(
@@ -675,6 +748,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
     finally:
+        servers.close()
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     m = context["machine"]

@@ -322,6 +322,50 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
     assert all(v > 0 for v in record["stage_docs_per_s"].values())
 
 
+def test_run_cli_against_a_running_server(tmp_path: Path) -> None:
+    """--server: `tonghop build` runs its flow on one `prefect server start` (the run is in that
+    server's database) and starts no local API of its own (its PREFECT_HOME gets no database).
+    """
+    import os
+    import sqlite3
+
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--sizes",
+            "20",
+            "--paths",
+            "cli",
+            "--server",
+            "--keep",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--results",
+            str(results),
+            "--seed",
+            "4",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # where --keep leaves the scratch folder
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| 20 | cli@server |" in done.stdout
+    [line] = [x for f in results.glob("*.jsonl") for x in f.read_text().splitlines()]
+    record = yaml.safe_load(line)
+    assert record["api"] == "server" and record["documents"] == 20
+    [scratch] = tmp_path.glob("tonghop-bench-run-*")
+    query = "SELECT f.name FROM flow_run r JOIN flow f ON f.id = r.flow_id"
+    with sqlite3.connect(scratch / "prefect-home-server" / "prefect.db") as db:
+        assert [name for (name,) in db.execute(query)] == ["build-briefing"]
+    assert not (scratch / "prefect-home-cli-20" / "prefect.db").exists()
+
+
 def test_spawn_sums_the_memory_of_the_whole_tree() -> None:
     """Two processes of ~150 MB each at once: the sampled tree peak sees both."""
     import os
