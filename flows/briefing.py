@@ -105,25 +105,26 @@ def build_briefing(
     # --- ingest → normalise → extract, one task run per batch; save each batch ---
     outcomes: list[tuple[str, str]] = []
     with timer.stage("extract"):
-        # the store's documents, to check new ones against; not needed when nothing is new
-        if scan.plan.to_read:
-            index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
+        todo = deque(batches(scan.plan.to_read, batch_size))
 
-        def save(future: PrefectFuture[BatchResult]) -> list[tuple[str, str]]:
-            batch = whole(future.result())
-            return save_batch_task(store, source, batch, run_id, scan.fingerprint, whole(index))
+        def submit() -> PrefectFuture[BatchResult]:
+            return process_batch_task.submit(source, todo.popleft(), max_file_bytes, scan.manifest)
 
         # a sliding window of IN_FLIGHT batches: the workers never wait for a save, and
         # memory stays bounded (a batch's texts are gone once it is saved)
-        in_flight: deque[PrefectFuture[BatchResult]] = deque()
-        for files in batches(scan.plan.to_read, batch_size):
-            in_flight.append(
-                process_batch_task.submit(source, files, max_file_bytes, scan.manifest)
-            )
-            if len(in_flight) == IN_FLIGHT:
-                outcomes += save(in_flight.popleft())
+        in_flight = deque(submit() for _ in range(min(IN_FLIGHT, len(todo))))
+        if in_flight:
+            # the store's documents, to check new ones against: loaded while the workers read
+            # the first batches (seconds for a large store), and only when something is new
+            index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
         while in_flight:
-            outcomes += save(in_flight.popleft())
+            batch = whole(in_flight.popleft().result())
+            if todo:
+                in_flight.append(submit())
+            outcomes += save_batch_task(
+                store, source, batch, run_id, scan.fingerprint, whole(index)
+            )
+            del batch  # its frames go before the next wait: at most IN_FLIGHT batches are held
         if scan.plan.to_read:
             del index  # ~300 MB at 100,000 documents, and render needs the memory
         unchanged = finish_scan_task(store, whole(scan.plan), run_id)
