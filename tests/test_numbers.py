@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 
 from tasks.normalize import fold, normalize_doc
 from tasks.numbers import (
+    _PUNCT_STOP_CHARS,
+    _TOKEN,
     _digit_word_positions,
+    _is_identifier,
+    _may_end_in_phrase,
+    _noun_phrase,
     _patterns,
+    _qualifier,
+    _tail_words,
+    _walk_noun,
     letters_before,
     opens_clause,
     parse_number,
@@ -438,3 +446,85 @@ def test_a_year_or_period_is_never_a_mention(before: str, year: str, after: str)
     sentence = f"{before}{year}{after}"
     found, _ = mentions(sentence)
     assert all(m.start != len(before) for m in found)
+
+
+# words around a number: plain, stop words (single, multi-word, a verb that is a noun, a
+# compound), capitals, single letters, punctuation glued or alone, quotes, digits, hyphens
+_NOUN_TEXT = (
+    "xã đạt chuẩn mới, tổ chức cơ sở dự bị trị giá so với DO dầu do y tế ; . “Dân vận "
+    "khéo” CO2 ( 5 - --x Đoàn cán bộ, … quân nhân ở Ở người. hộ/"
+)
+_NOUN_WORDS = ["", *_NOUN_TEXT.split()]
+
+
+def _walk_reference(text: str, pos: int) -> str:
+    # the definition: skip spaces, an opening quote keeps every word, then token by token
+    i = pos
+    while i < len(text) and text[i] == " ":
+        i += 1
+    quoted = i < len(text) and text[i] in '"“'
+    return _walk_noun(text, fold(text), i + quoted, len(text), [], 7, quoted=quoted)
+
+
+@given(st.lists(st.sampled_from(_NOUN_WORDS), max_size=12), st.integers(0, 30))
+def test_noun_phrase_is_the_walks_phrase(words: list[str], pos: int) -> None:
+    # the split of plain pieces hands over to the walk at anything else: same phrase
+    text = " ".join(words)
+    pos = min(pos, len(text))
+    assert _noun_phrase(text, fold(text), pos, len(text)) == _walk_reference(text, pos)
+
+
+@pytest.mark.parametrize(
+    ("after", "phrase"),
+    [
+        (" xã đạt chuẩn nông thôn mới, chiếm", "xã"),  # "đạt" stops it
+        (" tổ chức cơ sở đảng", "tổ chức cơ sở đảng"),  # a verb that is a noun, first
+        (" quân nhân dự bị.", "quân nhân dự bị"),  # "bị" ends no phrase after "dự"
+        (" lít dầu DO;", "lít dầu DO"),  # capitals: an abbreviation, not "do"
+        (" cán bộ y tế, chiến sĩ", "cán bộ y tế"),  # a single letter is a word
+        (' "mô hình dân vận khéo" của', "mô hình dân vận khéo"),  # quoted: stop words kept
+        (" a b c d e f g h", "a b c d e f g"),  # seven words at most
+        (" chiếc tàu cá trị giá 1,8 tỷ", "chiếc tàu cá"),  # a multi-word stop phrase
+        (" ;", ""),
+    ],
+)
+def test_noun_phrase_cases(after: str, phrase: str) -> None:
+    assert _noun_phrase(after, fold(after), 0, len(after)) == phrase
+
+
+@given(st.text(alphabet=" aAİoàÁuýqQ“”–-\n.Đđ", max_size=30))
+def test_fold_keeps_every_space_in_place(text: str) -> None:
+    # _noun_phrase splits the text and its folded view at the same spaces
+    folded = fold(text)
+    assert [i for i, c in enumerate(folded) if c == " "] == [
+        i for i, c in enumerate(text) if c == " "
+    ]
+
+
+@pytest.mark.parametrize("char", sorted(_PUNCT_STOP_CHARS))
+def test_punctuation_that_ends_a_phrase_is_a_token_of_its_own(char: str) -> None:
+    # _noun_phrase ends a phrase at "word" + char as the walk does: char is a token that
+    # is not a letter
+    assert [m.group() for m in _TOKEN.finditer(f"ab{char}cd")] == ["ab", char, "cd"]
+    assert not char.isalpha()
+
+
+_TAIL_WORDS = ["hơn", "gần", "như", "số", "(số", "tổng", "Chỉ", "thị", "quân", "khu", "x", "đạt"]
+
+
+@given(st.lists(st.sampled_from(_TAIL_WORDS), max_size=6))
+def test_no_qualifier_or_identifier_unless_a_phrase_may_end_there(words: list[str]) -> None:
+    # _read_number skips both lookups when the word before the number ends neither
+    before = " ".join(words) + " "
+    tail = _tail_words(before)
+    if not _may_end_in_phrase(tail):
+        assert _qualifier(before, tail) == ""
+        assert not _is_identifier(before, tail)
+
+
+@pytest.mark.parametrize(
+    ("before", "may"),
+    [("hoàn thành hơn ", True), ("Quân khu ", True), ("(số ", True), ("có ", False)],
+)
+def test_may_end_in_phrase(before: str, may: bool) -> None:
+    assert _may_end_in_phrase(_tail_words(before)) is may
