@@ -30,6 +30,7 @@ from typing import Literal, TypeVar, cast
 
 from prefect import flow, runtime
 from prefect.futures import PrefectFuture
+from prefect.task_runners import ProcessPoolTaskRunner
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
@@ -72,7 +73,17 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@flow(name="build-briefing", log_prints=True, validate_parameters=True)
+@flow(
+    name="build-briefing",
+    log_prints=True,
+    validate_parameters=True,
+    # batches are CPU work: one process per core (Prefect's thread pool would run them on one
+    # core). The runner of deployment runs (`tonghop serve`, prefect.yaml's work pool), which
+    # load this flow from its entrypoint; `tonghop build` hands its own (forked early, or Dask).
+    # (Prefect types the argument as TaskRunner[PrefectFuture], which its own process pool,
+    # a TaskRunner of a PrefectFuture subclass, does not match.)
+    task_runner=ProcessPoolTaskRunner(),  # type: ignore[arg-type]
+)
 def build_briefing(
     source: Path = Path("seeds"),
     out: Path = Path("out"),

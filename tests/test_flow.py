@@ -24,6 +24,18 @@ def built(prefect_harness, seeds: Path, tmp_path_factory: pytest.TempPathFactory
     return out
 
 
+def test_deployment_runs_read_batches_in_worker_processes() -> None:
+    """A deployment run (``tonghop serve``, the work pool of prefect.yaml) loads the flow from
+    its entrypoint with the flow's own runner: a process pool, not Prefect's thread pool that
+    would read every batch on one core. (Runs of it end to end: ``built`` above and the served
+    run of tests/test_server.py.)"""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    loaded = load_flow_from_entrypoint(str(ROOT / "flows" / "briefing.py") + ":build_briefing")
+    assert isinstance(loaded.task_runner, ProcessPoolTaskRunner)
+
+
 def _docx_text(path: Path) -> str:
     doc = Document(str(path))
     parts = [p.text for p in doc.paragraphs]

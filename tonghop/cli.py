@@ -317,7 +317,9 @@ def _runner(args: argparse.Namespace) -> Iterator[Callable]:
     """The flow as it should run: in threads, a process pool or a DaskTaskRunner (``_api``
     has pointed the workers at this run's API)."""
     if args.runner == "thread":
-        yield lambda f: f
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        yield lambda f: f.with_options(task_runner=ThreadPoolTaskRunner())
         return
     if args.runner == "process":
         from tonghop.pool import WarmProcessPool, fork_workers
