@@ -22,6 +22,8 @@ from tasks.store import (
     FileStat,
     Listing,
     ScanPlan,
+    _clear_known,
+    _of_documents,
     connect,
     load_facts,
     load_run_index,
@@ -297,6 +299,86 @@ def test_touch_leaves_other_folders_and_the_files_read_alone() -> None:
         "/r/d.txt": ("missing", "r0"),
         "/q/e.txt": ("active", "r0"),  # another folder
     }
+
+
+# --- save_batch's clearing against a reference ------------------------------------------------
+#
+# ``_clear_known`` deletes a batch's old rows only when the store has some. The reference is
+# the statements it replaced, run whatever the store holds: on random stores both must return
+# the same first runs and leave the same rows in every table.
+
+
+def _reference_clear(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, str | None]:
+    con.register("_paths", pd.DataFrame({"path": paths}, dtype="object"))
+    first = dict(
+        con.execute(
+            "SELECT path, min(first_run) FROM sources WHERE path IN (SELECT path FROM _paths) "
+            "GROUP BY path"
+        ).fetchall()
+    )
+    for table in ("documents", "facts", "vague"):
+        con.execute(
+            f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM sources "
+            "WHERE path IN (SELECT path FROM _paths) AND doc_id <> '')"
+        )
+    con.execute("DELETE FROM sources WHERE path IN (SELECT path FROM _paths)")
+    con.unregister("_paths")
+    return first
+
+
+def _store_with_documents(seed: int) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+    """A random store (``_random_store_and_folder``'s rows, with first runs that differ or are
+    unknown and no document id on rows that are not active) whose documents have facts and
+    vague amounts, and every path it knows."""
+    rng = random.Random(seed)
+    rows = []
+    for row in _random_store_and_folder(seed)[0]:
+        doc_id = row[4] if row[9] in ("active", "missing") else rng.choice(["", None])
+        rows.append((*row[:4], doc_id, *row[5:11], rng.choice(["r0", "r1", None]), row[12]))
+    con = _memory_store(rows)
+    for doc_id in sorted({r[4] for r in rows if r[4]} | {"orphan"}):
+        con.execute("INSERT INTO documents (doc_id, source) VALUES (?, ?)", [doc_id, doc_id])
+        for k in range(rng.randint(0, 3)):
+            con.execute(
+                "INSERT INTO facts (fact_id, doc_id) VALUES (?, ?)", [f"{doc_id}:{k}", doc_id]
+            )
+        if rng.random() < 0.3:
+            con.execute("INSERT INTO vague VALUES (?, 'khoảng')", [doc_id])
+    return con, sorted({r[0] for r in rows})
+
+
+def _every_table(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("sources", "documents", "facts", "vague")
+    }
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_clear_known_agrees_with_the_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    ours, known = _store_with_documents(seed)
+    theirs, _ = _store_with_documents(seed)
+    # a batch: some files the store knows, maybe none, and new ones
+    paths = sorted(rng.sample(known, rng.randint(0, len(known) // 2)) + ["/r/new.txt"])
+    assert _clear_known(ours, paths) == _reference_clear(theirs, paths)
+    assert _every_table(ours) == _every_table(theirs)
+
+
+def test_clear_known_of_new_files_changes_nothing() -> None:
+    con, _ = _store_with_documents(0)
+    before = _every_table(con)
+    assert _clear_known(con, ["/r/new.txt", "/elsewhere/x.txt"]) == {}
+    assert _clear_known(con, []) == {}
+    assert _every_table(con) == before
+
+
+def test_of_documents_keeps_the_kept_rows_and_copies_only_when_some_go() -> None:
+    frame = pd.DataFrame({"doc_id": ["a", "b", "a", "c"], "x": [1, 2, 3, 4]})
+    assert _of_documents(frame, {"a", "b", "c", "z"}) is frame
+    kept = _of_documents(frame, {"a", "c"})
+    assert kept["x"].tolist() == [1, 3, 4]
+    assert _of_documents(frame, set()).empty
 
 
 def _tree(root: Path) -> None:
