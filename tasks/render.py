@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import jinja2
+import numpy as np
 import pandas as pd
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
@@ -232,6 +233,8 @@ def vi_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def _s(value: Any) -> str:
     """A text cell as str: "" for None/NaN (frames read back from CSV hold NaN for "")."""
+    if type(value) is str:  # most cells: tens of thousands a briefing
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
     return str(value)
@@ -239,6 +242,8 @@ def _s(value: Any) -> str:
 
 def _num(value: Any) -> float | None:
     """A number cell as float, None when missing."""
+    if type(value) is float:
+        return None if math.isnan(value) else value
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
@@ -479,6 +484,31 @@ def _records(
     finally:
         for name in frames or {}:
             db.con.unregister(name)
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """``column.map(_s)`` as a list: a pandas text column is read whole (``tolist``), not
+    element by element (10,000 documents: ~50 ms each time)."""
+    return [_s(v) for v in column.tolist()]
+
+
+def _frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")`` (the same plain Python values) without pandas' work per
+    element: one ``tolist()`` per column, then a dict per row. ``to_dict`` boxed each of the
+    25,000 cells of the per-province table one by one."""
+    columns = [str(c) for c in frame.columns]
+    values = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _by_indicator(comp: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The rows of a comparison frame per indicator (``_frame_records``), each list by year,
+    the indicators in sorted order and without a missing one, as ``groupby`` gives them."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in _frame_records(comp):
+        if not pd.isna(r["indicator"]):  # as groupby, which drops a missing key
+            groups.setdefault(r["indicator"], []).append(r)
+    return {k: sorted(groups[k], key=lambda r: r["year"]) for k in sorted(groups)}
 
 
 def _ids_frame(ids: Any, column: str = "fact_id") -> pd.DataFrame:
@@ -753,7 +783,7 @@ def comparison_rows(
     "+2.054,8%").
     """
     by_key: dict[str, dict[int, dict[str, Any]]] = {}
-    for r in comp.to_dict("records"):
+    for r in _frame_records(comp):
         by_key.setdefault(str(r["indicator"]), {})[int(r["year"])] = r
     order = _catalog_order()
     return [
@@ -829,9 +859,9 @@ def summary_sentences(
     t = TEXT[lang]
     docs = data.documents
     years = sorted(int(y) for y in docs["year"].dropna().unique())
-    provinces = docs["province"].map(_s)
+    provinces = _texts(docs["province"])
     known = sorted({p for p in provinces if p}, key=vi_sort_key)
-    n_unknown = int((provinces == "").sum())
+    n_unknown = provinces.count("")
     span = t["coverage_years"].format(years=", ".join(map(str, years))) if years else ""
     out = [_say(lang, "coverage", len(docs), years=span)]
     if not known:
@@ -870,20 +900,21 @@ def headlines(comp: pd.DataFrame, lang: str, cite: Callable[..., str] | None = N
     t = TEXT[lang]
     out = []
     order = _catalog_order()
-    for _, unsorted in sorted(comp.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
-        if unsorted["year"].nunique() < 2:
+    groups = _by_indicator(comp)
+    for key in sorted(groups, key=lambda k: order.get(k, 10**6)):
+        group = groups[key]  # by year
+        if len({r["year"] for r in group if not pd.isna(r["year"])}) < 2:
             continue
-        group = unsorted.sort_values("year")
-        first = group.iloc[0]
+        first = group[0]
         unit = _s(first["unit"])
         points = [
             f"{format_value(r['value'], unit, _s(r['qualifier']), lang=lang)} ({int(r['year'])})"
             + (f" {cite(list(r['fact_ids']), r.get('n_facts'))}" if cite else "")
-            for r in group.to_dict("records")
+            for r in group
         ]
         # a long series reads as its first year and its last two: "155 (2009) → … → 3.340 (2025)"
         series = " → ".join(points if len(points) <= 4 else [points[0], "…", *points[-2:]])
-        a, b = float(group.iloc[-2]["value"]), float(group.iloc[-1]["value"])
+        a, b = float(group[-2]["value"]), float(group[-1]["value"])
         if a == b:
             change = f", {t['same']}"
         else:
@@ -918,12 +949,12 @@ def _province_tables(
     top indicators, columns the years of the main table; when the documents name two or more
     provinces. 63 provinces × 17 years × 30 indicators would be one unreadable table: the
     rest is in comparison.xlsx ("Theo địa phương")."""
-    known = {_s(p) for p in data.documents["province"]} - {""}
+    known = set(_texts(data.documents["province"])) - {""}
     if len(known) < 2 or long.empty:
         return []
     top = top_indicators(long, years, PROVINCE_TOP_INDICATORS)
     nested: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
-    for r in long[long["indicator"].isin(top)].to_dict("records"):
+    for r in _frame_records(long[long["indicator"].isin(top)]):
         nested.setdefault(r["province"], {}).setdefault(r["indicator"], {})[int(r["year"])] = r
     out: list[dict[str, Any]] = []
     for prov in sorted(nested, key=lambda p: (p == "", vi_sort_key(p))):
@@ -995,10 +1026,10 @@ def _conferences(
         {
             "doc_id": docs["doc_id"].astype(str).to_numpy(),
             "_y": docs["year"].fillna(0).astype(int).to_numpy(),
-            "_d": docs["conference_date"].map(_s).to_numpy(),
+            "_d": _texts(docs["conference_date"]),
         }
     ).sort_values(["_y", "_d", "doc_id"])
-    shown_ids = list(keys["doc_id"])
+    shown_ids = keys["doc_id"].tolist()
     if limit is not None and len(shown_ids) > limit:
         shown_ids = shown_ids[len(shown_ids) - limit :]
     shown = pd.DataFrame(
@@ -1055,7 +1086,7 @@ def _quality(data: BriefingInput, db: BriefingDB, lang: str) -> dict[str, list[s
     t = TEXT[lang]
     docs = data.documents
     no_year = docs["year"].isna().to_numpy()
-    no_prov = (docs["province"].map(_s) == "").to_numpy()
+    no_prov = np.array([p == "" for p in _texts(docs["province"])], dtype=bool)
     unknown = []
     for d in docs[no_year | no_prov].head(MAX_QUALITY_ITEMS + 1).to_dict("records"):
         if _num(d["year"]) is None:
@@ -1140,7 +1171,7 @@ def chart_keys(comp: pd.DataFrame, limit: int = 8) -> list[str]:
 
 def chart_sources(comp: pd.DataFrame, key: str, lang: str, cite: Callable[..., str]) -> str:
     """The line under a chart that cites each bar: "Nguồn: 2009 [31]; 2010 [32]; …"."""
-    rows = comp[comp["indicator"] == key].sort_values("year").to_dict("records")
+    rows = sorted(_frame_records(comp[comp["indicator"] == key]), key=lambda r: r["year"])
     cited = "; ".join(
         f"{int(r['year'])} {cite(list(r['fact_ids']), r.get('n_facts'))}" for r in rows
     )
@@ -1159,13 +1190,13 @@ def chart_pngs(comp: pd.DataFrame, lang: str, limit: int = 8) -> list[tuple[str,
         group = comp[comp["indicator"] == key].sort_values("year")
         first = group.iloc[0]
         unit = _s(first["unit"])
-        values = [float(v) for v in group["value"]]
+        values = [float(v) for v in group["value"].tolist()]
         labels = [
             format_value(v, unit, _s(q), lang=lang)
-            for v, q in zip(values, group["qualifier"], strict=True)
+            for v, q in zip(values, group["qualifier"].tolist(), strict=True)
         ]
         png = bar_chart(
-            [str(int(y)) for y in group["year"]],
+            [str(int(y)) for y in group["year"].tolist()],
             values,
             labels,
             unit_label(unit, lang),
@@ -1196,7 +1227,7 @@ def province_chart_pngs(
             continue
         year = int(rows["year"].max())
         latest = rows[rows["year"] == year]
-        by_province = dict(zip(latest["province"].map(_s), latest.to_dict("records"), strict=True))
+        by_province = dict(zip(_texts(latest["province"]), _frame_records(latest), strict=True))
         # the documents of no known province add up across provinces: a bar of them would
         # dwarf every province's (their row stays in the annex tables)
         names = [t["title"].split(". ", 1)[1] for t in tables]
@@ -1612,9 +1643,14 @@ def _wide_rows(long: pd.DataFrame, years: list[int], lang: str) -> list[list[Any
     """Indicators × years with numeric cells, and the latest change, for a sheet."""
     rows = []
     order = _catalog_order()
-    for key, group in sorted(long.groupby("indicator"), key=lambda kv: order.get(kv[0], 10**6)):
-        by_year = {int(r["year"]): r for _, r in group.iterrows()}
-        first = group.iloc[0]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in _frame_records(long):  # rows in frame order within each indicator, as groupby
+        if not pd.isna(r["indicator"]):
+            groups.setdefault(r["indicator"], []).append(r)
+    for key in sorted(sorted(groups), key=lambda k: order.get(k, 10**6)):
+        group = groups[key]
+        by_year = {int(r["year"]): r for r in group}
+        first = group[0]
         known = sorted(by_year)
         notes = "; ".join(
             f"{y}: {_s(by_year[y]['qualifier'])}" for y in known if _s(by_year[y]["qualifier"])
@@ -1679,9 +1715,11 @@ def comparison_xlsx(
     prov_rows: list[list[Any]] = []
     if not long.empty:
         order = _catalog_order()
-        ordered = long.assign(_o=long["indicator"].map(lambda k: order.get(k, 10**6)))
-        ordered = ordered.sort_values(["_o", "province", "year"])
-        label = ordered["label_vi" if lang == "vi" else "label_en"].map(_s)
+        ranks = [order.get(k, 10**6) for k in long["indicator"].tolist()]
+        ordered = long.assign(_o=np.array(ranks, dtype="int64"))
+        # the sheet keeps its first MAX_XLSX_FACT_ROWS rows: only those are made into cells
+        ordered = ordered.sort_values(["_o", "province", "year"]).head(MAX_XLSX_FACT_ROWS)
+        label = _texts(ordered["label_vi" if lang == "vi" else "label_en"])
         unknown = TEXT[lang]["unknown_province"]
         units = {u: unit_label(_s(u), lang) for u in set(ordered["unit"].tolist())}
         prov_rows = [
@@ -1695,7 +1733,7 @@ def comparison_xlsx(
                 _s(q) or None,
             ]
             for lab, ind, unit, prov, y, v, q in zip(
-                label.tolist(),
+                label,
                 ordered["indicator"].tolist(),
                 ordered["unit"].tolist(),
                 ordered["province"].tolist(),
