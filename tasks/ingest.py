@@ -357,6 +357,42 @@ _EDGE_MARKS = ",.;:!?()[]{}\"'“”‘’«»…-–—/%*+=<>|&#@"
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
 _SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
+#: A signature row ("bin") is named by the top bits of a shingle's hash: 128 bins, 7 bits.
+_BIN_SHIFT = np.uint64(64 - NUM_PERM.bit_length() + 1)
+_HASH_SEED = np.uint64(0x2545F4914F6CDD1D)
+#: Hashes of each shingle. With one, a short text (20-100 shingles for 128 rows) leaves most
+#: rows empty and they copy the same few values: on 24,000 pairs of edited bench reports its
+#: Jaccard estimate erred more than the 128 hash functions' (mean absolute error 0.0214
+#: against 0.0200 on short texts); with four it errs less on short and long texts alike
+#: (0.0180 and 0.0248, against 0.0200 and 0.0257), for 4 hashes a shingle instead of 128.
+COPIES = 4
+_COPY_SEEDS = _SEEDS[:COPIES]
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser of each value (a new array): a strong 64-bit mixer, and a
+    bijection, so distinct inputs keep distinct outputs."""
+    z = values.copy()
+    scratch = np.empty_like(z)
+    for shift, mul in zip(_SHIFTS, (_MUL1, _MUL2, None), strict=True):
+        np.right_shift(z, shift, out=scratch)
+        z ^= scratch
+        if mul is not None:
+            z *= mul
+    return z
+
+
+def _probe_orders() -> np.ndarray:
+    """For each signature row, the fixed order in which an empty row looks at the others.
+
+    A pseudo-random permutation of the rows for each row (the order of ``mix64`` of their
+    numbers), fixed by arithmetic alone, so that every run and worker densifies alike.
+    """
+    cells = np.arange(NUM_PERM * NUM_PERM, dtype=np.uint64) + _HASH_SEED
+    return np.argsort(mix64(cells).reshape(NUM_PERM, NUM_PERM), axis=1, kind="stable")
+
+
+_PROBES = _probe_orders()
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -369,13 +405,9 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
-def minhash(text: str) -> tuple[np.ndarray, int] | None:
-    """MinHash signature of the word 5-grams of ``text`` (lower case, NFC) and how many
-    distinct 5-grams it has, or None when the text is too short to compare.
-
-    Stable across processes (crc32 of each shingle, fixed permutations), so batches read by
-    different workers can be compared.
-    """
+def shingle_hashes(text: str) -> np.ndarray | None:
+    """The 64-bit hash of each word 5-gram of ``text`` (lower case, NFC), in text order with
+    repeats, or None when the text has too few words to be compared."""
     words = signature_words(unicodedata.normalize("NFC", text).lower())
     if len(words) < SHINGLE + MIN_SHINGLES:
         return None
@@ -386,18 +418,45 @@ def minhash(text: str) -> tuple[np.ndarray, int] | None:
     for k in range(1, SHINGLE):
         mixed *= _MIX
         mixed += w[k : k + n]
-    # one hash function per signature row: splitmix64's finaliser of (shingle + seed), a strong
-    # mixer (a linear (a*x + b) mod p on 64-bit numbers wraps too rarely to be min-wise random);
-    # in place on one shingles x permutations array, with one scratch array for the shifts
+    return mixed
+
+
+def minhash(text: str) -> tuple[np.ndarray, int] | None:
+    """MinHash signature of the word 5-grams of ``text`` (lower case, NFC) and how many
+    distinct 5-grams it has, or None when the text is too short to compare.
+
+    One-permutation hashing with optimal densification (Shrivastava, ICML 2017): each shingle
+    gets ``COPIES`` strong 64-bit hashes; the top 7 bits of a hash name its row, and a row
+    keeps the smallest hash that falls in it. A row that nothing fell in takes the value of
+    the first non-empty row in its own fixed probe order. Two texts agree on a row with
+    probability their Jaccard similarity, as with 128 independent hash functions (every
+    shingle has as many hashes; an empty row of both probes the same order, and the first
+    row non-empty in either decides), for 4 hashes a shingle instead of 128: the 128 x
+    shingles array cost ~0.3 ms a report.
+
+    Stable across processes (crc32 of each word, fixed mixing and probe orders), so batches
+    read by different workers can be compared.
+    """
+    mixed = shingle_hashes(text)
+    if mixed is None:
+        return None
     shingles = sorted_unique(mixed)
-    z = np.add.outer(shingles, _SEEDS)
-    scratch = np.empty_like(z)
-    for shift, mul in zip(_SHIFTS, (_MUL1, _MUL2, None), strict=True):
-        np.right_shift(z, shift, out=scratch)
-        z ^= scratch
-        if mul is not None:
-            z *= mul
-    return z.min(axis=0), len(shingles)
+    hashed = np.sort(mix64(np.add.outer(shingles, _COPY_SEEDS).ravel()))
+    rows = (hashed >> _BIN_SHIFT).astype(np.intp)
+    # sorted, so each row's first hash is its smallest
+    first = np.empty(len(rows), dtype=bool)
+    first[:1] = True
+    np.not_equal(rows[1:], rows[:-1], out=first[1:])
+    sig = np.zeros(NUM_PERM, dtype=np.uint64)
+    filled = np.zeros(NUM_PERM, dtype=bool)
+    sig[rows[first]] = hashed[first]
+    filled[rows[first]] = True
+    empty = np.flatnonzero(~filled)
+    if len(empty):
+        orders = _PROBES[empty]
+        source = orders[np.arange(len(empty)), filled[orders].argmax(axis=1)]
+        sig[empty] = sig[source]
+    return sig, len(shingles)
 
 
 def band_keys(sigs: np.ndarray) -> np.ndarray:
