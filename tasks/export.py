@@ -124,35 +124,63 @@ def _column_letters(n: int) -> list[str]:
     return out
 
 
+#: Characters ``str.isspace`` holds true for (none above U+3000, the ideographic space): a
+#: text cell that starts or ends with one keeps it only with xml:space="preserve". A set
+#: lookup, not a method call, per cell.
+_SPACES = frozenset(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
 def _row_xml(r: int, values: list[Any], letters: list[str], style: int = 0) -> str:
     """One ``<row>``: numbers as numbers (floats "#,##0.##"), text inline; None and "" empty.
 
-    Characters XML forbids are removed from the whole sheet afterwards (``_ILLEGAL``).
+    Characters XML forbids are removed from the whole sheet afterwards (``_ILLEGAL``). Text,
+    the commonest cell, is tested first: 30,000 rows of 11 cells make a briefing's workbook.
     """
-    out = [f'<row r="{r}">']
+    rs = str(r)
     text_style = f' s="{style}"' if style else ""
+    out = [f'<row r="{rs}">']
+    add = out.append
     for letter, v in zip(letters, values, strict=False):
         kind = type(v)
-        if kind is float:
+        if kind is str:
+            text = v
+        elif kind is float:
             if math.isfinite(v):
-                out.append(f'<c r="{letter}{r}" s="2"><v>{v!r}</v></c>')
+                add(f'<c r="{letter}{rs}" s="2"><v>{v!r}</v></c>')
             continue
-        if kind is int or kind is bool:  # Excel reads a bool as 1/0
-            out.append(f'<c r="{letter}{r}"><v>{int(v)}</v></c>')
+        elif kind is int or kind is bool:  # Excel reads a bool as 1/0
+            add(f'<c r="{letter}{rs}"><v>{int(v)}</v></c>')
             continue
-        if v is None:
+        elif v is None:
             continue
-        text = v if kind is str else str(v)
+        else:
+            text = str(v)
         if not text:
             continue
         if "&" in text or "<" in text or ">" in text:
             text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
-        out.append(
-            f'<c r="{letter}{r}"{text_style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
-        )
-    out.append("</row>")
+        space = ' xml:space="preserve"' if text[0] in _SPACES or text[-1] in _SPACES else ""
+        add(f'<c r="{letter}{rs}"{text_style} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+    add("</row>")
     return "".join(out)
+
+
+def _legal_utf8(xml: str) -> bytes:
+    """``xml`` as UTF-8 without the characters XML forbids (``_ILLEGAL``).
+
+    The control characters are deleted from the bytes (``bytes.translate``, a C loop: a
+    regex over the 16 MB of a briefing's sheets cost ~80 ms): no byte below 0x20 occurs
+    inside a multi-byte UTF-8 sequence, so the result is the UTF-8 of ``_ILLEGAL.sub``.
+    U+FFFE and U+FFFF, three bytes each, are rare: only then does the regex run.
+    """
+    data = xml.encode("utf-8")
+    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+        return _ILLEGAL.sub("", xml).encode("utf-8")
+    return data.translate(None, _CONTROL_BYTES)
+
+
+#: The bytes of the control characters of ``_ILLEGAL`` (all but tab, line feed, return).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
 def _sheet_head(widths: tuple[float, ...]) -> str:
@@ -265,11 +293,11 @@ def stream_xlsx(sheets: list[Sheet], creator: str = "tonghop") -> bytes:
                     letters = _column_letters(len(row))
                 parts.append(_row_xml(r, row, letters))
             parts.append("</sheetData></worksheet>")
-            xml = _ILLEGAL.sub("", "".join(parts))  # one pass over the sheet, not one a cell
+            # one pass over the sheet, not one a cell, for the characters XML forbids;
             # level 1: a third of the time of the default level, for a file ~20% larger
             z.writestr(
                 entry(f"xl/worksheets/sheet{i}.xml"),
-                xml.encode("utf-8"),
+                _legal_utf8("".join(parts)),
                 compresslevel=1,
             )
     return out.getvalue()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import load_workbook
 
-from tasks.export import Sheet, stream_xlsx
+from tasks.export import _ILLEGAL, _SPACES, Sheet, _legal_utf8, stream_xlsx
 
 
 def _sheets() -> list[Sheet]:
@@ -35,3 +36,22 @@ def test_stream_xlsx_reads_back_with_numbers_names_and_panes() -> None:
 
 def test_stream_xlsx_gives_the_same_bytes_for_the_same_rows() -> None:
     assert stream_xlsx(_sheets()) == stream_xlsx(_sheets())
+
+
+def test_spaces_are_every_character_python_calls_space() -> None:
+    # the writer keeps a leading or trailing space with xml:space="preserve"; its set must
+    # hold every such character ("\u3000", the ideographic space, is the last)
+    assert {c for c in map(chr, range(0x110000)) if c.isspace()} == _SPACES
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain Đắk Lắk",
+        "bell\x07 and\x00 nul",  # control characters XML forbids: dropped
+        "tab\t line\n return\r kept",  # the three XML allows
+        "non-character \ufffe\uffff dropped",  # the rare path through the regex
+    ],
+)
+def test_legal_utf8_equals_the_regex(text: str) -> None:
+    assert _legal_utf8(text) == _ILLEGAL.sub("", text).encode("utf-8")
