@@ -16,7 +16,6 @@ import random
 import re
 import unicodedata
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +42,8 @@ from tasks.ingest import (
     read_path,
     read_source,
     relative_posix,
-    signature_words,
     sorted_unique,
-    word_hashes,
+    word_bounds,
 )
 from tasks.normalize import normalize_doc
 from tasks.readers import UnreadableError
@@ -860,6 +858,12 @@ def test_list_sources_is_sorted_and_skips_the_manifest(tmp_path: Path) -> None:
 # --- MinHash signature pieces -------------------------------------------------------------------
 
 
+def _words(text: str) -> list[str]:
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts, ends, _ = word_bounds(codes)
+    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -868,26 +872,18 @@ def test_list_sources_is_sorted_and_skips_the_manifest(tmp_path: Path) -> None:
         "mã_số a_b __ 3,5%",  # "_" is a word character: "mã_số" is one word
         "hội\u00a0nghị\ttổng\nkết  ",  # odd white space
         "½ ² ٣ x²",  # numeric characters that are not ASCII digits
+        "a😀b 𝐀𝐁 c\ud800d",  # above the BMP (an emoji, math letters), a lone surrogate
         "",
+        "x",
     ],
 )
-def test_signature_words_are_the_words_of_the_pattern(text: str) -> None:
-    assert signature_words(text) == re.findall(r"\w+", text)
+def test_word_bounds_are_the_words_of_the_pattern(text: str) -> None:
+    assert _words(text) == re.findall(r"\w+", text)
 
 
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
-def test_signature_words_match_the_pattern_on_any_text(text: str) -> None:
-    assert signature_words(text) == re.findall(r"\w+", text)
-
-
-def test_word_hashes_are_crc32_of_utf8_and_survive_a_full_cache(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    words = ["hội", "nghị", "hội", "2023"]
-    expected = [zlib.crc32(w.encode("utf-8")) for w in words]
-    assert word_hashes(words) == expected
-    monkeypatch.setattr("tasks.ingest._WORD_HASH_LIMIT", 0)  # cleared on the next miss
-    assert word_hashes(["tỉnh", *words]) == [zlib.crc32("tỉnh".encode()), *expected]
+@given(st.text(max_size=60))
+def test_word_bounds_match_the_pattern_on_any_text(text: str) -> None:
+    assert _words(text) == re.findall(r"\w+", text)
 
 
 def _mix(z: int) -> int:
@@ -901,7 +897,10 @@ def _reference_minhash(text: str) -> tuple[list[int], int]:
     """The signature computed one shingle, one hash and one row at a time, in Python ints."""
     mask = (1 << 64) - 1
     words = re.findall(r"\w+", unicodedata.normalize("NFC", text).lower())
-    hashes = [zlib.crc32(w.encode("utf-8")) for w in words]
+    seed = int(_HASH_SEED)
+    # a word: its characters' code points times the weight of their place, summed and mixed
+    weights = [_mix((k + seed) & mask) | 1 for k in range(max(map(len, words), default=0))]
+    hashes = [_mix(sum(ord(c) * weights[k] for k, c in enumerate(w)) & mask) for w in words]
     shingles = set()
     for i in range(len(words) - SHINGLE + 1):
         h = 0
@@ -910,11 +909,10 @@ def _reference_minhash(text: str) -> tuple[list[int], int]:
         shingles.add(h)
     rows: dict[int, int] = {}
     for x in shingles:
-        for seed in _COPY_SEEDS.tolist():
-            z = _mix((x + seed) & mask)
+        for copy_seed in _COPY_SEEDS.tolist():
+            z = _mix((x + copy_seed) & mask)
             row = z >> 57  # the top 7 bits name one of the 128 rows
             rows[row] = min(rows.get(row, mask), z)
-    seed = int(_HASH_SEED)
     out = []
     for row in range(NUM_PERM):
         # an empty row: the first non-empty row in its own order (by the mix of the cell)
