@@ -29,7 +29,6 @@ from tasks.numbers import (
     spelled_matches,
     spelled_value,
     tail_phrase,
-    trie_alternation,
 )
 from tasks.records import SourceDoc
 
@@ -529,44 +528,3 @@ def test_no_qualifier_or_identifier_unless_a_phrase_may_end_there(words: list[st
 )
 def test_may_end_in_phrase(before: str, may: bool) -> None:
     assert _may_end_in_phrase(_tail_words(before)) is may
-
-
-@given(
-    st.lists(st.text(alphabet="abờ", max_size=4), max_size=6), st.text(alphabet="abờ", max_size=4)
-)
-def test_trie_alternation_matches_exactly_its_words(words: list[str], other: str) -> None:
-    import re as stdlib_re
-
-    pattern = stdlib_re.compile(trie_alternation(words) if words else "(?!)")
-    for w in [*words, other]:
-        assert bool(pattern.fullmatch(w)) == (w in words)
-
-
-def test_no_digit_word_ends_another() -> None:
-    # read_sentences finds the digit words with one scan, whose matches never overlap: that
-    # finds them all only while no digit word ends another ("ba" would end "xba")
-    heads = [h.rstrip() for h in _patterns()["spelled_heads"]]
-    assert not [(a, b) for a in heads for b in heads if a != b and a.endswith(b)]
-
-
-@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.txt")) + sorted(SEEDS.glob("*.txt")))
-def test_spelled_starts_are_the_digit_words_a_spelled_number_can_go_on_from(path: Path) -> None:
-    # one scan of the trie gives what a str.find per digit word and a test of the next
-    # character give
-    folded = fold(path.read_text())
-    follows = _patterns()["spelled_next"]
-    by_find = [
-        pos
-        for pos in _digit_word_positions(folded, 0, len(folded))
-        if folded[pos + folded[pos:].index(" ") + 1 : pos + folded[pos:].index(" ") + 2] in follows
-    ]
-    by_scan = [m.start() for m in _patterns()["spelled_starts"].finditer(folded)]
-    assert by_scan == by_find
-
-
-def test_spelled_starts_skip_digit_words_nothing_spelled_can_follow() -> None:
-    # "hai xã", "mười lăm": a spelled number may go on; "ba (3)", "tư 2023", "hai." not.
-    # (the next letter only: "một số" stays, the spelled pattern refuses it later)
-    folded = fold("Có hai xã và mười lăm hộ, ba (3) lần, quý tư 2023, một số nơi, hai.")
-    starts = [m.start() for m in _patterns()["spelled_starts"].finditer(folded)]
-    assert [folded[i : folded.index(" ", i)] for i in starts] == ["hai", "mười", "lăm", "một"]
