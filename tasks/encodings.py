@@ -461,10 +461,22 @@ def clean_text(text: str) -> str:
     Every text, title and metadata value that leaves ingest goes through this, so that
     nothing downstream (CSV as UTF-8, python-docx) meets a character it cannot write.
     """
-    text = _SURROGATE.sub("\ufffd", text)
-    if _XML_FORBIDDEN.search(text):  # rare: a search is cheaper than a copy by ``sub``
-        text = _XML_FORBIDDEN.sub("", text)
+    if not is_plain(text):  # rare: the pattern scans are for the text that needs them
+        text = _SURROGATE.sub("\ufffd", text)
+        if _XML_FORBIDDEN.search(text):  # a search is cheaper than a copy by ``sub``
+            text = _XML_FORBIDDEN.sub("", text)
     return unicodedata.normalize("NFC", text)
+
+
+def is_plain(text: str) -> bool:
+    """Whether ``text`` has only printable characters, spaces, tabs and line ends.
+
+    Then it has no control character, surrogate, private-use or unassigned code point
+    (Python calls all of those non-printable), which ``str.isprintable`` says at C speed,
+    where a pattern of their ranges is tried at every character. Other spaces ("\\xa0")
+    are non-printable too: such a text takes the patterns' path.
+    """
+    return text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
 
 
 _NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")

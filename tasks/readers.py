@@ -33,7 +33,14 @@ from dataclasses import dataclass
 
 import regex as re
 
-from tasks.encodings import EncodingError, clean_text, decode_bytes, printable_name, repair
+from tasks.encodings import (
+    EncodingError,
+    clean_text,
+    decode_bytes,
+    is_plain,
+    printable_name,
+    repair,
+)
 
 #: Share of control or replacement characters above which decoded text is called noise.
 NOISE_SHARE = 0.05
@@ -112,7 +119,8 @@ def check_text(text: str) -> None:
     """
     if not text.strip():
         raise UnreadableError("empty file")
-    bad = len(_NOISE.findall(text))
+    # (plain text, the usual case, holds none of the noise but the replacement character)
+    bad = text.count("\ufffd") if is_plain(text) else len(_NOISE.findall(text))
     if bad / len(text) > NOISE_SHARE:
         raise UnreadableError(f"binary noise ({bad} control characters in {len(text)})")
     if not _ENOUGH_LETTERS.search(text):
