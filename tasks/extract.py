@@ -138,7 +138,16 @@ def expand_abbreviations(text: str) -> str:
     tỉnh". Only upper-case abbreviations are listed, so ordinary words are never touched.
     """
     # ``islower`` (C speed) settles most labels: all cased letters lower case, so no capital
-    if text.islower() or not any(c.isupper() for c in text):
+    if text.islower():
+        return text
+    return _expand_capitals(text)
+
+
+@lru_cache(maxsize=8192)
+def _expand_capitals(text: str) -> str:
+    """``expand_abbreviations`` of a label that is not all lower case, kept: the same noun
+    phrases ("lượt cán bộ, chiến sĩ", "DQTV") come back report after report."""
+    if not any(c.isupper() for c in text):
         return text
     table = abbreviations()
     return _abbreviation_re().sub(lambda m: table[m.group()], text)
@@ -146,8 +155,19 @@ def expand_abbreviations(text: str) -> str:
 
 def fact_id(doc_id: str, sentence: str, offset_in_sentence: int) -> str:
     """A stable id: the same figure of the same sentence keeps its id when other text changes."""
-    digest = hashlib.sha1(f"{doc_id}|{sentence}|{offset_in_sentence}".encode()).hexdigest()
-    return digest[:12]
+    return fact_ids(doc_id, sentence, [offset_in_sentence])[0]
+
+
+def fact_ids(doc_id: str, sentence: str, offsets: list[int]) -> list[str]:
+    """``fact_id`` of several figures of one sentence, hashing the document and sentence once
+    (sha1 goes on from a copy of its state: the same digests)."""
+    head = hashlib.sha1(f"{doc_id}|{sentence}|".encode())
+    out = []
+    for offset in offsets:
+        h = head.copy()
+        h.update(str(offset).encode())
+        out.append(h.hexdigest()[:12])
+    return out
 
 
 # verbs and qualifiers between a subject and its figure: "chiếm", "đạt", "với tổng kinh phí gần"
@@ -205,8 +225,11 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
             doc.text[mentions[0].start].isdigit()
             or _DIGIT.search(doc.text, sentence.start, sentence.end) is not None
         )
+        if not checkable:
+            continue
         text = doc.text[sentence.start : sentence.end]
-        for mention in mentions if checkable else ():
+        ids = fact_ids(doc.doc_id, text, [m.start - sentence.start for m in mentions])
+        for mention, mention_id in zip(mentions, ids, strict=True):
             c_start, c_end = clause_bounds(doc.folded, sentence, mention.start)
             before_from = max(previous_end, c_start)
             before = doc.folded[before_from : mention.start]
@@ -237,7 +260,7 @@ def extract_doc(doc: NormalizedDoc) -> Extraction:
                     qualifier=mention.qualifier,
                     kind=kind,
                     indicator=indicator.key if indicator else "other",
-                    fact_id=fact_id(doc.doc_id, text, mention.start - sentence.start),
+                    fact_id=mention_id,
                 )
             )
             previous_end, previous = mention.end, mention

@@ -7,6 +7,7 @@ judge, ``../shared/eval/score.py``, at the thresholds of the issue for unseen re
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,14 @@ from hypothesis import strategies as st
 
 from tasks.aggregate import documents_frame, facts_frame
 from tasks.catalog import indicators
-from tasks.extract import expand_abbreviations, extract_doc, extract_docs, match_indicator
+from tasks.extract import (
+    expand_abbreviations,
+    extract_doc,
+    extract_docs,
+    fact_id,
+    fact_ids,
+    match_indicator,
+)
 from tasks.ingest import ingest_folder
 from tasks.normalize import fold, normalize_doc, normalize_docs
 from tasks.records import SourceDoc
@@ -195,6 +203,22 @@ def test_fact_ids_are_stable_when_other_text_changes() -> None:
     a = extract("Năm 2023, toàn tỉnh khen thưởng 5 tập thể.\nHội nghị kết thúc.")
     b = extract("Mở đầu mới.\nNăm 2023, toàn tỉnh khen thưởng 5 tập thể.\nHội nghị kết thúc.")
     assert a.facts[0].fact_id == b.facts[0].fact_id
+
+
+def test_fact_ids_of_a_sentence_are_the_sha1_of_each_figure() -> None:
+    sentence = "Năm 2023, toàn tỉnh khen thưởng 5 tập thể và 12 cá nhân."
+    ids = fact_ids("doc#1", sentence, [32, 46, 9])
+    expected = [
+        hashlib.sha1(f"doc#1|{sentence}|{offset}".encode()).hexdigest()[:12]
+        for offset in (32, 46, 9)
+    ]
+    assert ids == expected == [fact_id("doc#1", sentence, o) for o in (32, 46, 9)]
+
+
+def test_labels_with_capitals_are_expanded_alike_when_they_come_back() -> None:
+    first = [expand_abbreviations(t) for t in ("chỉ tiêu QPAN", "DQTV", "Hà Nội", "QPANH")]
+    again = [expand_abbreviations(t) for t in ("chỉ tiêu QPAN", "DQTV", "Hà Nội", "QPANH")]
+    assert first == again == ["chỉ tiêu quốc phòng - an ninh", "dân quân tự vệ", "Hà Nội", "QPANH"]
 
 
 def test_vague_amounts_are_flagged_not_counted() -> None:
