@@ -139,20 +139,39 @@ def _patterns() -> dict[str, Any]:
         "spelled": re.compile(_spelled_regex(g)),
         "spelled_heads": tuple(d + " " for d in digits),
         # what can follow a digit word and its space in a spelled number: "mươi", a digit
-        # word ("mười lăm") or a counted noun
-        "spelled_next": frozenset(
-            w[:1] for w in ["mươi", *digits, *(fold(n) for n in g["spelled_counted_nouns"])]
-        ),
+        # word ("mười lăm") or a counted noun; their first two characters
+        "spelled_next": _heads(["mươi", *digits, *g["spelled_counted_nouns"]]),
         "scales": {fold(k): float(v) for k, v in g["scales"].items()},
         "currencies": {fold(k): str(v) for k, v in g["currencies"].items()},
         "digits": {fold(k): int(v) for k, v in g["spelled_digits"].items()},
         "compounds": frozenset(fold(w) for w in g["noun_compounds"]),
         "noun_like": frozenset(fold(w) for w in g["noun_like_verbs"]),
+        # the first two letters of each word of those patterns (a word of one letter, "đ",
+        # as it is): see ``_may_open``
+        "time_unit_heads": _heads(g["time_units"]),
+        "scale_heads": _heads(list(g["scales"])),
+        "currency_heads": _heads(list(g["currencies"])),
         "unit_starts": frozenset(
             fold(w)[:1]
             for w in [*g["time_units"], *g["scales"], *g["currencies"], "%", "phần trăm"]
         ),
     }
+
+
+def _heads(words: list[str]) -> frozenset[str]:
+    """The first two characters of each folded word ("tháng" -> "th"; "đ" stays "đ")."""
+    return frozenset(fold(w)[:2] for w in words)
+
+
+def _may_open(after: str, pos: int, heads: frozenset[str]) -> bool:
+    """Whether a pattern ``\\s*(word|word...)`` of the words whose ``_heads`` are ``heads`` can
+    match ``after`` at ``pos``: after one space and a letter (the callers' guard) the word
+    starts right after the space, so its first two characters must be there ("5 người": "ng"
+    is no scale's). A ``regex`` call costs ~8k instructions, most of them setting up, even
+    when it fails at once; this skips it for most numbers."""
+    return after[pos : pos + 1] != " " or (
+        after[pos + 1 : pos + 3] in heads or after[pos + 1 : pos + 2] in heads
+    )
 
 
 def _multi_word_stops(words: list[str]) -> dict[str, tuple[str, ...]]:
@@ -368,9 +387,10 @@ def read_sentences(text: str, folded: str, sentences: Sequence[Sentence]) -> lis
         size = len(head)
         pos = folded.find(head)
         while pos >= 0:
-            # "năm 2023", "ba năm": a digit word that nothing of a spelled number can follow
+            # "ba năm", "một số": a digit word that nothing of a spelled number can follow
             # (the pattern would fail there) leaves its sentence untried
-            if folded[pos + size : pos + size + 1] in follows:
+            following = folded[pos + size : pos + size + 2]
+            if following in follows or following[:1] in follows:
                 i = bisect_right(starts, pos) - 1
                 if i >= 0 and pos < sentences[i].end:
                     heads_at.setdefault(i, set()).add(pos)
@@ -471,7 +491,12 @@ def _read_number(
             return Refusal(n_start, n_end, "name with a number (Sư đoàn 324)")
     if n_start == s_start and glued in (".", ")"):
         return Refusal(n_start, n_end, "list numbering")
-    if after[:1] == " " and after[1:2] in p["unit_starts"] and p["time_unit"].match(after):
+    if (
+        after[:1] == " "
+        and after[1:2] in p["unit_starts"]
+        and _may_open(after, 0, p["time_unit_heads"])
+        and p["time_unit"].match(after)
+    ):
         return Refusal(n_start, n_end, "duration or age (qua 5 năm)")
 
     value = float(a) if plain else _number_value(a)
@@ -486,7 +511,11 @@ def _read_number(
     pos = 0
     scale = 1.0
     unit_starts = p["unit_starts"]
-    while after[pos + 1 : pos + 2] in unit_starts and (sm := p["scale"].match(after, pos)):
+    while (
+        after[pos + 1 : pos + 2] in unit_starts
+        and _may_open(after, pos, p["scale_heads"])
+        and (sm := p["scale"].match(after, pos))
+    ):
         scale *= p["scales"].get(sm.group(1), 1.0)
         pos = sm.end()
     unit = ""
@@ -494,7 +523,11 @@ def _read_number(
         unit, pos = "%", after.index("%", pos) + 1
     elif after[pos + 1 : pos + 2] == "p" and (pm := p["percent"].match(after, pos)):
         unit, pos = "%", pm.end()
-    elif after[pos + 1 : pos + 2] in unit_starts and (cm := p["currency"].match(after, pos)):
+    elif (
+        after[pos + 1 : pos + 2] in unit_starts
+        and _may_open(after, pos, p["currency_heads"])
+        and (cm := p["currency"].match(after, pos))
+    ):
         unit, pos = p["currencies"].get(cm.group(1), cm.group(1)), cm.end()
     noun = _noun_phrase(text, folded, n_end + pos, s_end)
     if not unit and not noun and scale >= 1e6 and _MONEY_BEFORE.search(before):

@@ -15,6 +15,7 @@ from tasks.numbers import (
     _digit_word_positions,
     _is_identifier,
     _may_end_in_phrase,
+    _may_open,
     _noun_phrase,
     _patterns,
     _qualifier,
@@ -30,7 +31,7 @@ from tasks.numbers import (
     spelled_value,
     tail_phrase,
 )
-from tasks.records import SourceDoc
+from tasks.records import Sentence, SourceDoc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction" / "texts"
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -528,3 +529,51 @@ def test_no_qualifier_or_identifier_unless_a_phrase_may_end_there(words: list[st
 )
 def test_may_end_in_phrase(before: str, may: bool) -> None:
     assert _may_end_in_phrase(_tail_words(before)) is may
+
+
+_UNIT_TEXT = (
+    "năm năng tháng thành tuần tuổi ngày người nghìn ngàn ngành triệu tỷ tỉ tổ đồng đ đơn "
+    "usd vnđ vnd giờ giây quý buổi sáng thế kỷ % phần trăm xã công chí"
+)
+_UNIT_WORDS = _UNIT_TEXT.split()
+
+
+@pytest.mark.parametrize("name", ["time_unit", "scale", "currency"])
+@given(st.lists(st.sampled_from(_UNIT_WORDS), min_size=1, max_size=3), st.sampled_from(["", ","]))
+def test_may_open_never_skips_a_match(name: str, words: list[str], end: str) -> None:
+    # _read_number calls the unit patterns only where _may_open says they can match
+    after = " " + " ".join(words) + end
+    p = _patterns()
+    if p[name].match(after):
+        assert _may_open(after, 0, p[f"{name}_heads"])
+
+
+@pytest.mark.parametrize(
+    ("after", "name", "may"),
+    [
+        (" tháng", "scale", False),
+        (" nghìn người", "scale", True),
+        (" người", "scale", True),
+        (" đơn vị", "currency", True),
+        (" xã", "time_unit", False),
+    ],
+)
+def test_may_open(after: str, name: str, may: bool) -> None:
+    # "th" opens no scale word, "ng" does ("nghìn": the pattern decides); any "đ..." may be
+    # the currency "đ"
+    assert _may_open(after, 0, _patterns()[f"{name}_heads"]) is may
+
+
+_SPELLED_TEXT = "hai mươi mốt xã ba năm người một số thai ( mười lăm hộ tư lớp bảy , chín"
+_SPELLED_WORDS = _SPELLED_TEXT.split()
+
+
+@given(st.lists(st.sampled_from(_SPELLED_WORDS), max_size=10))
+def test_spelled_numbers_of_read_sentences_are_those_of_read_numbers(words: list[str]) -> None:
+    # read_sentences tries a digit word only where the next word may go on with a spelled
+    # number (its first two letters); read_numbers tries every digit word
+    text = "Có " + " ".join(words) + " 5 xã."
+    folded = fold(text)
+    (found,) = read_sentences(text, folded, [Sentence(0, len(text), 0)])
+    alone, _ = read_numbers(text, folded, 0, len(text))
+    assert found == alone
