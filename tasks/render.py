@@ -1388,6 +1388,113 @@ def _fit_width(png: bytes, width_mm: float, height_mm: float) -> float:
 _LISTING_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\f\n]")
 
 
+def _has_listing_text(xml: str) -> bool:
+    """``_LISTING_TEXT.search(xml)``, without a regex over the 9 MB of a large briefing's
+    XML (~50 ms): each tab, bell, form feed or line end (a few, outside text, in a rendered
+    template) is checked where it stands. It is in a text node when the last "<" before it
+    opens a ``<w:t>`` or ``<w:t …>`` tag that closes before it (text and attributes hold no
+    raw "<" or ">": both are escaped)."""
+    for char in "\t\a\f\n":
+        at = xml.find(char)
+        while at != -1:
+            lt = xml.rfind("<", 0, at)
+            if (
+                lt != -1
+                and (xml.startswith("<w:t>", lt) or xml.startswith("<w:t ", lt))
+                and xml.find(">", lt, at) != -1
+            ):
+                return True
+            at = xml.find(char, at + 1)
+    return False
+
+
+#: A namespace declaration as lxml writes it (a prefix, double quotes), at " xmlns".
+_NS_DECLARATION = re.compile(r' xmlns:([A-Za-z_][\w.\-]*)="([^"<>]*)"')
+
+
+def _element_end(xml: str, lt: int) -> int:
+    """The index just past the element whose start tag opens at ``lt`` (its matching end
+    tag, found by counting the start and end tags of its name), -1 if it has none. For XML
+    without comments, CDATA or processing instructions: there every "<" opens a tag."""
+    gt = xml.find(">", lt)
+    if gt == -1:
+        return -1
+    if xml[gt - 1] == "/":  # an empty element: <a:x …/>
+        return gt + 1
+    name = re.match(r"[^\s/>]+", xml[lt + 1 : gt + 1])
+    if name is None:
+        return -1
+    opening, closing = "<" + name.group(0), "</" + name.group(0) + ">"
+    depth, at = 1, gt + 1
+    while True:
+        close = xml.find(closing, at)
+        if close == -1:
+            return -1
+        start = xml.find(opening, at, close)
+        while start != -1:  # the start tags of the same name before that end tag
+            if xml[start + len(opening)] in " \t\r\n/>" and xml[xml.find(">", start) - 1] != "/":
+                depth += 1
+            start = xml.find(opening, start + 1, close)
+        depth -= 1
+        at = close + len(closing)
+        if depth == 0:
+            return at
+
+
+def _moved_namespaces(xml: str, root_ns: dict[str | None, str]) -> str | None:
+    """A rendered body ``xml`` with the namespace declarations lxml strips when it moves the
+    parsed body into the document (``map_tree``), so that parsing it in place in the
+    document gives the same tree: a declaration whose URI an enclosing element (or the
+    document element) already declares goes, the first one of a URI is kept.
+
+    Only what lxml does without renaming is done here: None (the body is then moved as
+    docxtpl moves it) for a default namespace, a URI declared under another prefix than
+    the one already in scope, a prefix declared twice for different URIs along a path, or
+    a comment, CDATA section or processing instruction in the body.
+
+    >>> root = {"w": "urn:w", "r": "urn:r"}
+    >>> _moved_namespaces('<w:body xmlns:w="urn:w"><a:x xmlns:a="urn:a"><a:y xmlns:a="urn:a" '
+    ...                   'xmlns:r="urn:r"/></a:x></w:body>', root)
+    '<w:body><a:x xmlns:a="urn:a"><a:y/></a:x></w:body>'
+    """
+    if "<!--" in xml or "<![CDATA[" in xml or "<?" in xml:
+        return None
+    first: dict[str, str | None] = {}
+    for prefix, uri in root_ns.items():
+        first.setdefault(uri, prefix)
+    kept: list[tuple[int, int, str, str]] = []  # (content start, end, prefix, URI) in scope
+    cuts: list[tuple[int, int]] = []
+    at = xml.find("xmlns")
+    while at != -1:
+        lt, gt = xml.rfind("<", 0, at), xml.rfind(">", 0, at)
+        if lt > gt:  # in a tag (in text and attribute values, "<" and ">" are escaped)
+            m = _NS_DECLARATION.match(xml, at - 1)
+            if m is None:
+                return None
+            prefix, uri = m.group(1), m.group(2)
+            enclosing = [k for k in kept if k[0] <= at < k[1]]
+            if any(k[2] == prefix and k[3] != uri for k in enclosing):
+                return None  # a prefix shadowed along the path: lxml's search is subtler
+            if any(k[3] == uri for k in enclosing) or first.get(uri) == prefix:
+                if any(k[3] == uri and k[2] != prefix for k in enclosing):
+                    return None  # lxml would rename the prefix
+                cuts.append((at - 1, m.end()))
+            elif uri in first or prefix in root_ns:
+                return None  # a URI of the root under another prefix; a root prefix shadowed
+            else:  # a new URI: kept, and in scope for the element's content
+                end = _element_end(xml, lt)
+                if end == -1:
+                    return None
+                kept.append((xml.find(">", at) + 1, end, prefix, uri))
+        at = xml.find("xmlns", at + 5)
+    parts, start = [], 0
+    for a, b in cuts:
+        parts.append(xml[start:a])
+        start = b
+    parts.append(xml[start:])
+    return "".join(parts)
+
+
 @cache
 def _lean_template_class() -> type:
     """docxtpl's template, without the passes over the whole rendered XML that a briefing of
@@ -1395,20 +1502,28 @@ def _lean_template_class() -> type:
 
     - ``resolve_listing`` turns tabs, line and page breaks inside text into Word elements; it
       runs three regexes per paragraph, so it runs here only when a text node has such a
-      character (then exactly as docxtpl does; an image's XML has line ends outside text);
+      character (then exactly as docxtpl does; an image's XML has line ends outside text),
+      found without a regex over the whole XML (``_has_listing_text``);
     - ``fix_tables`` re-counts the grid columns of every table; ``fit_tables`` rebuilds the
-      grid of every table whose columns a ``{%tc %}`` loop changed, so only the parse is kept;
+      grid of every table whose columns a ``{%tc %}`` loop changed, so only the parse is kept,
+      and it parses the body inside the document element (``_parse_whole``), so that
+      ``map_tree`` has no tree to move from one document to another (~0.15 s at 10,000
+      reports);
     - ``render_xml_part`` joins each paragraph back to the line before it with ``str.replace``
       where docxtpl calls ``re.sub`` with a group (a template expansion per paragraph);
     """
+    from docx.oxml.ns import nsmap
     from docxtpl import DocxTemplate
     from jinja2 import Template
     from jinja2.exceptions import TemplateError as JinjaTemplateError
     from lxml import etree
 
     class LeanTemplate(DocxTemplate):  # type: ignore[misc]
+        docx: Any  # python-docx's Document (docxtpl is untyped)
+        _whole: Any = None  # the document element ``_parse_whole`` gave, if it did
+
         def resolve_listing(self, xml: str) -> str:
-            if _LISTING_TEXT.search(xml):
+            if _has_listing_text(xml):
                 return str(super().resolve_listing(xml))
             return xml
 
@@ -1440,7 +1555,52 @@ def _lean_template_class() -> type:
             return self.resolve_listing(dst_xml)
 
         def fix_tables(self, xml: str) -> Any:
+            whole = self._parse_whole(xml)
+            if whole is not None:
+                return whole
             return etree.fromstring(xml, parser=etree.XMLParser(recover=True))
+
+        def _parse_whole(self, body_xml: str) -> Any:
+            """The document element with the rendered body, parsed in one piece: what
+            docxtpl's parse of the body then ``map_tree`` give (lxml walks each of the
+            half a million nodes of a large briefing to move them into the document,
+            ~0.15 s), as long as the namespaces it would strip are stripped here
+            (``_moved_namespaces``). None when that cannot be sure (a namespace
+            of another kind, a body not last in the document, an XML error to recover)."""
+            from docx.oxml.parser import element_class_lookup
+
+            root = self.docx.element
+            body = root.body
+            if body.getnext() is not None or body.tail or not root.prefix or not body.prefix:
+                return None
+            full = etree.tostring(root, encoding="unicode")
+            start = full.find(f"<{body.prefix}:body")
+            close = f"</{root.prefix}:{etree.QName(root).localname}>"
+            stripped = _moved_namespaces(body_xml, root.nsmap)
+            if start == -1 or not full.endswith(f"</{body.prefix}:body>{close}") or not stripped:
+                return None
+            parser = etree.XMLParser(recover=True)
+            parser.set_element_class_lookup(element_class_lookup)
+            whole = etree.fromstring(full[:start] + stripped + close, parser=parser)
+            if parser.error_log.filter_from_errors():
+                return None
+            self._whole = whole
+            return whole
+
+        def fix_docpr_ids(self, tree: Any) -> None:
+            # docxtpl's, by ``iter`` (its XPath "//wp:docPr": the same elements, in
+            # document order), which also takes python-docx's elements of ``_parse_whole``
+            for elt in tree.iter(f"{{{nsmap['wp']}}}docPr"):
+                self.docx_ids_index += 1
+                elt.attrib["id"] = str(self.docx_ids_index)
+
+        def map_tree(self, tree: Any) -> None:
+            if tree is not self._whole:
+                super().map_tree(tree)
+                return
+            part = self.docx.part
+            part._element = tree
+            self.docx = part.document
 
     return LeanTemplate
 
@@ -1542,19 +1702,21 @@ def fit_tables(document: Any) -> None:
 
     widest = max(s.page_width - s.left_margin - s.right_margin for s in document.sections)
     limit = int(widest / 635)  # EMU -> twips
+    # the names once, not once a cell: the sources annex of a large briefing has 2,500 rows
+    tr, tc, span, tcw, kind, w = (
+        qn(n) for n in ("w:tr", "w:tc", "w:gridSpan", "w:tcW", "w:type", "w:w")
+    )
+    width_path, span_path = f"{qn('w:tcPr')}/{tcw}", f".//{span}"
     for table in document.tables:
         tbl = table._tbl
-        rows = tbl.findall(qn("w:tr"))
         widths: list[int] = []
-        for tr in rows:
-            tcs = tr.findall(qn("w:tc"))
-            if len(tcs) <= len(widths) or any(
-                tc.find(f".//{qn('w:gridSpan')}") is not None for tc in tcs
-            ):
+        for row in tbl.iterchildren(tr):
+            tcs = row.findall(tc)
+            if len(tcs) <= len(widths) or any(c.find(span_path) is not None for c in tcs):
                 continue
-            found = [tc.find(f"{qn('w:tcPr')}/{qn('w:tcW')}") for tc in tcs]
-            if all(w is not None and w.get(qn("w:type")) in (None, "dxa") for w in found):
-                widths = [int(w.get(qn("w:w"))) for w in found]  # type: ignore[union-attr]
+            found = [c.find(width_path) for c in tcs]
+            if all(x is not None and x.get(kind) in (None, "dxa") for x in found):
+                widths = [int(x.get(w)) for x in found]  # type: ignore[union-attr]
         if not widths:
             continue
         factor = min(1.0, limit / sum(widths))
@@ -1562,12 +1724,12 @@ def fit_tables(document: Any) -> None:
         for col in list(grid):
             grid.remove(col)
         for width in widths:
-            col = grid.makeelement(qn("w:gridCol"), {qn("w:w"): str(int(width * factor))})
+            col = grid.makeelement(qn("w:gridCol"), {w: str(int(width * factor))})
             grid.append(col)
         if factor < 1.0:
-            for tcw in tbl.iter(qn("w:tcW")):
-                if tcw.get(qn("w:type")) in (None, "dxa") and tcw.get(qn("w:w")):
-                    tcw.set(qn("w:w"), str(int(int(tcw.get(qn("w:w"))) * factor)))
+            for cell_width in tbl.iter(tcw):
+                if cell_width.get(kind) in (None, "dxa") and cell_width.get(w):
+                    cell_width.set(w, str(int(int(cell_width.get(w)) * factor)))
 
 
 def _stable_info(name: str) -> zipfile.ZipInfo:

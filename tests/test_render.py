@@ -963,3 +963,85 @@ def test_xlsx_facts_after_the_cited_ones_keep_the_order_even_with_twin_ids(
     assert rows[len(numbers)][:3] == (None, "twin", "aaa")
     assert rows[-1][0] == f"… và {len(facts) - len(numbers) - 1} dòng khác: xem facts.csv"
     assert len(rows) == len(numbers) + 2
+
+
+# --- the DOCX pipeline's shortcuts: the same results as docxtpl's own steps ---------------------
+
+
+def test_docx_parsed_in_place_is_the_docx_docxtpl_moves(monkeypatch) -> None:
+    # the rendered body is parsed inside the document element (namespaces stripped as lxml
+    # strips them when it moves a tree): the bytes are those of docxtpl's parse-then-move,
+    # with the charts' own namespace declarations (a:, pic:) too
+    from tasks.aggregate import open_briefing, province_sql
+    from tasks.render import _lean_template_class, province_annex_charts
+
+    data = _data()
+    with open_briefing(data) as db:
+        long = province_sql(db)
+        ctx = build_context(data, ORG, "vi", db=db, provinces=long)
+    charts = chart_pngs(data.comparison, "vi")
+    by_province = province_annex_charts(data, long, "vi")
+    assert charts and by_province
+    cls = _lean_template_class()
+    used: list[bool] = []
+    parse_whole = cls._parse_whole
+
+    def spy(self: Any, xml: str) -> Any:
+        whole = parse_whole(self, xml)
+        used.append(whole is not None)
+        return whole
+
+    monkeypatch.setattr(cls, "_parse_whole", spy)
+    in_place = render_docx(default_template("vi"), ctx, charts, by_province)
+    assert used == [True]
+    monkeypatch.setattr(cls, "_parse_whole", lambda self, xml: None)
+    assert render_docx(default_template("vi"), ctx, charts, by_province) == in_place
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # the body's copies of the root's declarations go
+        ('<w:body xmlns:w="urn:w" xmlns:r="urn:r"><w:p/></w:body>', "<w:body><w:p/></w:body>"),
+        # a new URI stays where it is first declared; a repeat inside it goes
+        (
+            '<w:body><a:x xmlns:a="urn:a"><a:y xmlns:a="urn:a"/></a:x><a:z xmlns:a="urn:a"/>'
+            "</w:body>",
+            '<w:body><a:x xmlns:a="urn:a"><a:y/></a:x><a:z xmlns:a="urn:a"/></w:body>',
+        ),
+        # "xmlns" in text is text
+        (
+            "<w:body><w:t>xmlns:w=&quot;x&quot;</w:t></w:body>",
+            "<w:body><w:t>xmlns:w=&quot;x&quot;</w:t></w:body>",
+        ),
+        # what lxml would rename or search further for: left to docxtpl's way
+        ('<w:body xmlns="urn:w"/>', None),  # a default namespace
+        ('<w:body xmlns:ww="urn:w"/>', None),  # the root's URI under another prefix
+        ('<w:body><w:x xmlns:w="urn:other"/></w:body>', None),  # a root prefix shadowed
+        ('<w:body><a:x xmlns:a="urn:a"><b:y xmlns:b="urn:a"/></a:x></w:body>', None),
+        ('<w:body><a:x xmlns:a="urn:a"><a:y xmlns:a="urn:b"/></a:x></w:body>', None),
+        ('<w:body><!-- <a:x xmlns:a="urn:a"> --></w:body>', None),  # a comment
+    ],
+)
+def test_moved_namespaces(body: str, expected: str | None) -> None:
+    from tasks.render import _moved_namespaces
+
+    assert _moved_namespaces(body, {"w": "urn:w", "r": "urn:r"}) == expected
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        "<w:p><w:r><w:t>plain</w:t></w:r></w:p>",
+        "<w:p><w:r><w:t>a\tb</w:t></w:r></w:p>",  # a tab in text: docxtpl makes it a <w:tab/>
+        '<w:p><w:r><w:t xml:space="preserve">line\nend</w:t></w:r></w:p>',
+        "<w:p>\n<w:r><w:t>text</w:t></w:r>\n</w:p>",  # line ends between tags only
+        "<w:tbl>\n<w:tr/></w:tbl><w:tab/>\f",  # <w:tbl>, <w:tab/> are no text nodes
+        '<w:t\txml:space="preserve">x\n</w:t>',  # a tab inside the tag: no match, as the regex
+        "<w:t>a</w:t><w:r>\a</w:r>",
+    ],
+)
+def test_listing_text_check_is_the_regex(xml: str) -> None:
+    from tasks.render import _LISTING_TEXT, _has_listing_text
+
+    assert _has_listing_text(xml) == bool(_LISTING_TEXT.search(xml))
