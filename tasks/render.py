@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -1496,6 +1496,51 @@ def _moved_namespaces(xml: str, root_ns: dict[str | None, str]) -> str | None:
     return "".join(parts)
 
 
+def _line_per_paragraph(xml: str) -> str:
+    """docxtpl's "\n" before each paragraph (so that a template error names a line)."""
+    return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+
+
+@cache
+def _template_env() -> SandboxedEnvironment:
+    """The jinja2 environment of every briefing: sandboxed, autoescaping, strict."""
+    return SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+@lru_cache(maxsize=32)
+def _patched(xml: str) -> str:
+    """docxtpl's ``patch_xml`` of a template part (regexes over its XML: ~40 ms for the
+    bundled template's body), once per template part and process."""
+    from docxtpl import DocxTemplate
+
+    return str(DocxTemplate.patch_xml(None, xml))
+
+
+@lru_cache(maxsize=32)
+def _compiled(env: jinja2.Environment, source: str) -> jinja2.Template:
+    """A template part compiled by jinja2 (~50 ms for the bundled body), once per part."""
+    return env.from_string(source)
+
+
+def warm_template(template: Path) -> None:
+    """Patch and compile the parts of ``template`` (``_patched``, ``_compiled``) ahead of
+    ``render_docx``: the render stage calls it while it waits for the store's tables, so that
+    the DOCX, last in line, starts at once. A template that cannot be read is left for
+    ``render_docx`` to report."""
+    try:
+        tpl = _lean_template_class()(str(template))
+        tpl.init_docx()
+        parts = [tpl.get_xml()] + [
+            tpl.get_part_xml(part)
+            for uri in (tpl.HEADER_URI, tpl.FOOTER_URI)
+            for _, part in tpl.get_headers_footers(uri)
+        ]
+        for xml in parts:
+            _compiled(_template_env(), _line_per_paragraph(tpl.patch_xml(xml)))
+    except Exception:  # a warm-up only: render_docx raises the TemplateError
+        return
+
+
 @cache
 def _lean_template_class() -> type:
     """docxtpl's template, without the passes over the whole rendered XML that a briefing of
@@ -1523,6 +1568,9 @@ def _lean_template_class() -> type:
         docx: Any  # python-docx's Document (docxtpl is untyped)
         _whole: Any = None  # the document element ``_parse_whole`` gave, if it did
 
+        def patch_xml(self, src_xml: str) -> str:
+            return _patched(src_xml)
+
         def resolve_listing(self, xml: str) -> str:
             if _has_listing_text(xml):
                 return str(super().resolve_listing(xml))
@@ -1533,10 +1581,10 @@ def _lean_template_class() -> type:
         ) -> str:
             # docxtpl's, but for the two replaces that undo its "\n<w:p" (equal to its
             # re.sub(r"\n<w:p([ >])", r"<w:p\1", ...): the two patterns cannot overlap)
-            src_xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", src_xml)
+            src_xml = _line_per_paragraph(src_xml)
             try:
                 self.current_rendering_part = part
-                template = jinja_env.from_string(src_xml) if jinja_env else Template(src_xml)
+                template = _compiled(jinja_env, src_xml) if jinja_env else Template(src_xml)
                 dst_xml = template.render(context)
             except JinjaTemplateError as exc:
                 if getattr(exc, "lineno", None) is not None:
@@ -1672,7 +1720,7 @@ def render_docx(
         }
         for caption, png in (province_charts or [])
     ]
-    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env = _template_env()
     try:
         tpl.render(context, env, autoescape=True)
     except jinja2.UndefinedError as err:
@@ -2284,6 +2332,7 @@ def render_outputs(
             csvs = pool.submit(_write_csvs, data, csv_db, paths, staged)
             read = pool.submit(_provinces_on_cursor, db)
             charts = draw.submit(_all_charts, data, lang, read)
+            warm_template(template or default_template(lang))  # while DuckDB reads
             provinces = read.result()
             context = build_context(data, org, lang, db=db, provinces=provinces)
             numbers = trace_numbers(context["trace"])

@@ -1045,3 +1045,38 @@ def test_listing_text_check_is_the_regex(xml: str) -> None:
     from tasks.render import _LISTING_TEXT, _has_listing_text
 
     assert _has_listing_text(xml) == bool(_LISTING_TEXT.search(xml))
+
+
+def test_a_warmed_template_renders_the_same_and_a_bad_one_warms_quietly(tmp_path: Path) -> None:
+    from tasks.render import _compiled, _patched, warm_template
+
+    ctx = build_context(_data(), ORG, "vi")
+    cold = render_docx(default_template("vi"), ctx)
+    _compiled.cache_clear()
+    _patched.cache_clear()
+    warm_template(default_template("vi"))
+    assert _compiled.cache_info().currsize >= 1  # the body (and headers, footers) compiled
+    assert render_docx(default_template("vi"), ctx) == cold
+    junk = tmp_path / "junk.docx"
+    junk.write_bytes(b"not a zip")
+    warm_template(junk)  # no error here: render_docx is the one to report it
+    with pytest.raises(TemplateError, match="not a Word document"):
+        render_docx(junk, ctx)
+
+
+def test_the_cycle_collector_is_paused_for_the_stage_and_restored() -> None:
+    import gc
+
+    from tasks.render import _cycles_collected_after
+
+    assert gc.isenabled()
+    with _cycles_collected_after():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()  # a caller that had paused it keeps it paused
+    try:
+        with _cycles_collected_after():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
