@@ -617,7 +617,6 @@ _RUN_SEPARATORS = str.maketrans({".": " ", "-": " ", "–": " "})
 #: Words of the capitalised runs seen so far (None: no province opens with any of them).
 _RUN_WORDS_LIMIT = 1 << 16
 _run_words_seen: dict[str, tuple[tuple[int, str], ...] | None] = {}
-_UNSEEN: Any = object()
 
 
 def run_words(folded_run: str) -> tuple[tuple[int, str], ...] | None:
@@ -644,27 +643,31 @@ def run_words(folded_run: str) -> tuple[tuple[int, str], ...] | None:
     return answer
 
 
-def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
-    idx = _province_index()
-    surnames = _folded_surnames()
-    out = []
-    folded = doc.folded
-    seen = _run_words_seen
-    for run in _PLACE_RUN.finditer(doc.text, s, e):
-        run_start, run_end = run.span()
-        folded_run = folded[run_start:run_end]
-        # most capitalised runs hold no province: a set test of their words rejects them
-        # (kept per run: a run seen before costs one dict lookup, without a call)
-        words = seen.get(folded_run, _UNSEEN)
-        if words is _UNSEEN:
-            words = run_words(folded_run)
-        if words is None:
-            continue
+#: Province names of the capitalised runs seen so far, by folded run (see ``run_hits``).
+_run_hits_seen: dict[str, tuple[tuple[int, str], ...]] = {}
+
+
+def run_hits(folded_run: str) -> tuple[tuple[int, str], ...]:
+    """(offset, folded form) of each province name that a folded capitalised run holds, but not
+    one inside a person's name ("Nguyễn Thái Bình") or a longer name ("Điện Biên Phủ").
+
+    All of this depends on the run alone, and the same runs come back report after report
+    ("Đồng" of "Đồng chí" opens "Đồng Nai" but holds no province): the answer is kept per run,
+    and only the words before a name found (``_mentions_in``) are looked at anew.
+    """
+    found = _run_hits_seen.get(folded_run)
+    if found is not None:
+        return found
+    words = run_words(folded_run)
+    hits = []
+    if words is not None:
+        by_first = _province_index()["by_first"]
+        surnames = _folded_surnames()
         k = 0
         while k < len(words):
             offset, word = words[k]
             hit = None
-            for form in idx["by_first"].get(word, ()):
+            for form in by_first.get(word, ()):
                 if folded_run.startswith(form, offset):
                     end_off = offset + len(form)
                     if end_off == len(folded_run) or not folded_run[end_off].isalpha():
@@ -673,22 +676,44 @@ def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
             if hit is None:
                 k += 1
                 continue
-            a = run_start + offset
-            b = a + len(hit)
-            rest = folded[b:run_end].strip(" -–.").split()
+            rest = folded_run[offset + len(hit) :].strip(" -–.").split()
             # "Nguyễn Thái Bình": inside a person's name; "Điện Biên Phủ": inside a longer name;
             # "Hà Tĩnh Võ Trọng Hải" is a province followed by a person's name
             inside_name = k > 0 and words[0][1] in surnames
             longer_name = bool(rest) and (len(rest) < 2 or rest[0] not in surnames)
+            if not (inside_name or longer_name):
+                hits.append((offset, hit))
+            k += 1 + len(_WORD_IN_RUN.findall(hit)) - 1
+    if len(_run_hits_seen) >= _RUN_WORDS_LIMIT:
+        _run_hits_seen.clear()
+    found = _run_hits_seen[folded_run] = tuple(hits)
+    return found
+
+
+def _mentions_in(doc: NormalizedDoc, s: int, e: int) -> list[_Mention]:
+    idx = _province_index()
+    out = []
+    folded = doc.folded
+    seen = _run_hits_seen
+    for run in _PLACE_RUN.finditer(doc.text, s, e):
+        run_start, run_end = run.span()
+        folded_run = folded[run_start:run_end]
+        # most capitalised runs hold no province, and every run comes back in other reports:
+        # a run seen before costs one dict lookup, without a call
+        hits = seen.get(folded_run)
+        if hits is None:
+            hits = run_hits(folded_run)
+        for offset, hit in hits:
+            a = run_start + offset
+            b = a + len(hit)
             before = folded[max(s, a - 40) : a]
             prefixed = bool(_PREFIX_BEFORE.search(before))
             if _RELATION_BEFORE.search(before):
                 prefixed = False  # "giáp với tỉnh X", "đoàn công tác tỉnh X": another province
             inner = not prefixed and bool(idx["inner"].search(before))
             needs = hit in idx["needs_prefix"] and not prefixed
-            if not (inside_name or longer_name or inner or needs):
+            if not (inner or needs):
                 out.append(_Mention(idx["forms"][hit], a, b, hit, prefixed))
-            k += 1 + len(_WORD_IN_RUN.findall(hit)) - 1
     return out
 
 

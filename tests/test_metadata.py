@@ -306,3 +306,25 @@ def test_run_words_kept_per_run_are_the_words_of_the_run(run: str) -> None:
     disjoint = firsts.isdisjoint(run.translate(_RUN_SEPARATORS).split())
     assert run_words(run) == (None if disjoint else words)
     assert run_words(run) == run_words(run)  # the second answer is the kept one
+
+
+@pytest.mark.parametrize(
+    ("run", "hits"),
+    [
+        ("hà nội", ((0, "hà nội"),)),
+        ("ubnd tỉnh thanh hóa", ((10, "thanh hóa"),)),  # a body's run: the name inside it
+        ("bà rịa - vũng tàu", ((0, "bà rịa - vũng tàu"),)),
+        ("hà tĩnh võ trọng hải", ((0, "hà tĩnh"),)),  # a province, then a person's name
+        ("nguyễn thái bình", ()),  # inside a person's name
+        ("điện biên phủ", ()),  # inside a longer name
+        ("đồng", ()),  # "Đồng chí": opens "Đồng Nai", names no province
+        ("hội nghị", ()),
+    ],
+)
+def test_run_hits_are_the_province_names_of_a_run(
+    run: str, hits: tuple[tuple[int, str], ...]
+) -> None:
+    from tasks.metadata import run_hits
+
+    assert run_hits(run) == hits
+    assert run_hits(run) is run_hits(run)  # kept per run
