@@ -1921,7 +1921,8 @@ def comparison_xlsx(
     years = sorted(int(y) for y in comp["year"].unique()) if not comp.empty else []
     tail = [x["compared"], x["change"], x["pct"], x["qualifiers"]]
     wide = _wide_rows(comp, years, lang)
-    sheet(x["comparison"], [x["indicator"], x["key"], x["unit"], *map(str, years), *tail], wide, 0)
+    head = [x["indicator"], x["key"], x["unit"], *map(str, years), *tail]
+    sheet(x["comparison"], head, wide, len(wide))
     long = province_sql(db) if provinces is None else provinces
     prov_rows: list[list[Any]] = []
     if not long.empty:
@@ -1958,7 +1959,7 @@ def comparison_xlsx(
         x["provinces"],
         [x["indicator"], x["key"], x["unit"], x["province"], x["year"], x["value"], x["qualifier"]],
         prov_rows,
-        0,
+        len(long),  # cut like the fact sheets, with the row that says how many more
     )
     # the numbers [n] of the briefing's sources annex, so that a cell can be looked up here
     if numbers is None:

@@ -965,6 +965,28 @@ def test_xlsx_facts_after_the_cited_ones_keep_the_order_even_with_twin_ids(
     assert len(rows) == len(numbers) + 2
 
 
+def test_xlsx_province_sheet_cut_says_how_many_rows_are_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a sheet cut at the cap says so, as the fact sheets do: no province row silently dropped
+    from tasks import render
+    from tasks.aggregate import open_briefing, province_sql
+
+    data = _data()
+    with open_briefing(data) as db:
+        total = len(province_sql(db))
+    assert total > 2
+    monkeypatch.setattr(render, "MAX_XLSX_FACT_ROWS", total - 2)
+    book = load_workbook(io.BytesIO(comparison_xlsx(data, "en", {})))
+    rows = list(book["By province"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == total - 1
+    assert rows[-1][0] == "… and 2 more rows: see facts.csv"
+    # at the cap exactly: every row, no note
+    monkeypatch.setattr(render, "MAX_XLSX_FACT_ROWS", total)
+    book = load_workbook(io.BytesIO(comparison_xlsx(data, "en", {})))
+    assert book["By province"].max_row == total + 1
+
+
 # --- the DOCX pipeline's shortcuts: the same results as docxtpl's own steps ---------------------
 
 
