@@ -304,6 +304,22 @@ def test_sentence_ends_of_the_whole_text_are_those_of_its_lines(text: str) -> No
     assert _sentence_ends(text, 0, len(text)) == by_line
 
 
+@given(
+    st.lists(
+        st.sampled_from([*'aTpqĐ/ ."”’)“‘(\n1', "tp", "ths", "đ/c", ". ", '." ', "... "]),
+        max_size=20,
+    ).map("".join),
+    st.integers(0, 40),
+)
+def test_dot_ends_equal_the_search_of_every_mark(text: str, floor: int) -> None:
+    # a text whose only end mark is the dot: one scan for runs of dots before a space gives
+    # the cuts that the search for each end mark in turn gives
+    from tasks.normalize import _dot_ends, _mark_ends
+
+    floor = min(floor, len(text))
+    assert _dot_ends(text, floor, len(text)) == _mark_ends(text, floor, len(text))
+
+
 def _split_with_every_span(
     text: str, skip: list[tuple[int, int, str]]
 ) -> list[tuple[int, int, int]]:
