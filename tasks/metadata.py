@@ -10,6 +10,7 @@ sentences, rather than one regex per sentence; the few regexes are compiled once
 
 from __future__ import annotations
 
+import re as stdlib_re
 import threading
 import unicodedata
 from bisect import bisect_right
@@ -29,6 +30,10 @@ _YEAR = r"(?:19|20)\d{2}"
 _END = r"(?!\d|[.,/]\d)"  # "2020." ends a sentence; "2020.5" or "2020/1" is something else
 _YEAR_MENTION = re.compile(rf"(?<![\d.,/])(?:năm|nam)\s+({_YEAR}){_END}")
 _PERIOD = re.compile(rf"(?<![\d.,/])({_YEAR})\s?[-–]\s?({_YEAR}){_END}")
+# a dash before a year: every period ("2016 - 2020", "2021-2025") has one, where most dashes of
+# a report join words ("kinh tế - xã hội"); the C engine of ``re`` tells it from a short
+# literal-led pattern, and the sentence needs none of the searches below without it
+_PERIOD_HINT = stdlib_re.compile(r"[-–]\s?[12]")
 _REVIEW = re.compile(r"tổng kết|sơ kết|nhìn lại|đánh giá kết quả|báo cáo kết quả")
 _RESULT_LEAD = re.compile(rf"^(?:[\p{{L}} ]{{0,20}}, )?(?:trong )?năm ({_YEAR}),")
 _HALF_YEAR = re.compile(rf"(?:6|sáu) tháng (?:đầu )?năm ({_YEAR}){_END}")
@@ -140,7 +145,7 @@ def find_period(doc: NormalizedDoc) -> tuple[int, int] | None:
     plan the year belongs to, not the period reviewed.
     """
     for _, _, folded in [(0, doc.title, fold(doc.title)), *sentences_text(doc)]:
-        if "-" not in folded and "–" not in folded:
+        if ("-" not in folded and "–" not in folded) or not _PERIOD_HINT.search(folded):
             continue
         review = _review_in(folded)
         if not review:
