@@ -23,6 +23,7 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import regex as re
@@ -596,12 +597,18 @@ class Deduplicator:
         threshold, or the new text nearly all inside it. Candidates are (index, share of equal
         signature rows)."""
         for j, jaccard in sorted(candidates):
-            # |A n B| = J (|A| + |B|) / (1 + J): the share of the new text's 5-grams that are
-            # in the earlier text
-            inside = jaccard * (size + self._sizes[j]) / (1 + jaccard) / size
-            if jaccard >= self.threshold or inside >= self.contained:
+            if self._is_near(jaccard, size, self._sizes[j]):
                 return self._sources[j]
         return None
+
+    def _is_near(self, jaccard: Any, size: Any, known: Any) -> Any:
+        """The near-duplicate rule, for one pair (floats) or many at once (arrays, the same
+        float operations): Jaccard over the threshold, or the new text of ``size`` 5-grams
+        nearly all inside the known one of ``known``."""
+        # |A n B| = J (|A| + |B|) / (1 + J): the share of the new text's 5-grams that are in
+        # the earlier text
+        inside = jaccard * (size + known) / (1 + jaccard) / size
+        return (jaccard >= self.threshold) | (inside >= self.contained)
 
     def _register(self, sig: np.ndarray, size: int, source: str, keys: np.ndarray) -> int:
         """Keep a new document's signature and band keys; they join the sorted arrays every
@@ -661,10 +668,8 @@ class Deduplicator:
         """
         if not len(first):
             return {}
-        size = sizes[first]
         known = np.asarray(self._sizes, dtype=np.int64)[owner]
-        inside = same * (size + known) / (1 + same) / size
-        near = (same >= self.threshold) | (inside >= self.contained)
+        near = self._is_near(same, sizes[first], known)
         row, index = first[near], owner[near]
         lead = np.ones(len(row), dtype=bool)
         lead[1:] = row[1:] != row[:-1]

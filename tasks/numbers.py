@@ -480,7 +480,7 @@ def _read_number(
         return Refusal(n_start, n_end, "year")
     # the words before the number, split once for the identifier and the qualifier; when the
     # last one ends no phrase of either ("đạt 5", most numbers) both lookups are skipped
-    tail = before.rstrip().rsplit(None, p["tail_words"])
+    tail = _tail_words(before)
     near_phrase = _may_end_in_phrase(tail)
     if near_phrase and _is_identifier(before, tail) and ("." not in a or len(a) < 5):
         return Refusal(n_start, n_end, "identifier (Quân khu 4, Chỉ thị số 21, năm 2023)")
