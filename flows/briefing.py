@@ -11,8 +11,8 @@ changed files and a run with nothing new still renders the briefing.
 Big arguments of tasks that run in this process (a batch's frames, the run index, the
 briefing frames) are passed as ``quote(...)``: otherwise Prefect walks every element of them
 looking for futures before each task run, which cost ~50 s per batch at 10,000 documents.
-Submitted tasks get plain arguments (a few hundred file records): prefect-dask does not hand a
-quoted list to its workers intact.
+A submitted batch travels as one ``FileBatch`` value: Prefect removes ``quote`` before a worker
+sees it (and Dask unpacks it), and would walk a plain list of file records three times.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pydantic import Field
 
 from tasks.aggregate import aggregate_store_task
 from tasks.artifacts import artifacts_task
-from tasks.batch import process_batch_task
+from tasks.batch import FileBatch, process_batch_task
 from tasks.distribute import drop_task, email_briefing, scope_of, today_in
 from tasks.ingest import DEFAULT_MAX_BYTES
 from tasks.render import Organisation, render_task
@@ -119,7 +119,8 @@ def build_briefing(
         todo = deque(batches(scan.plan.to_read, batch_size))
 
         def submit() -> PrefectFuture[BatchResult]:
-            return process_batch_task.submit(source, todo.popleft(), max_file_bytes, scan.manifest)
+            files = FileBatch(todo.popleft(), scan.manifest)
+            return process_batch_task.submit(source, files, max_file_bytes)
 
         # a sliding window of IN_FLIGHT batches: the workers never wait for a save, and
         # memory stays bounded (a batch's texts are gone once it is saved)
@@ -127,7 +128,7 @@ def build_briefing(
         if in_flight:
             # the store's documents, to check new ones against: loaded while the workers read
             # the first batches (seconds for a large store), and only when something is new
-            index = load_run_index_task(store, [f.path for f in scan.plan.to_read])
+            index = load_run_index_task(store, whole([f.path for f in scan.plan.to_read]))
         while in_flight:
             batch = whole(in_flight.popleft().result())
             if todo:

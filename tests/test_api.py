@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tonghop.api import LocalAPI, start_early
+from tonghop.api import NO_TLS_CA, LocalAPI, start_early
 
 
 def test_local_api_answers_then_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,15 +101,16 @@ def test_a_server_that_cannot_start_fails_fast_with_a_reason(
 def test_a_run_is_pointed_at_its_api_and_the_callers_settings_come_back(
     local: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On the local API (which dies with the command) no heartbeats, no version handshake and
-    no CSRF token; a configured server keeps all three. The caller's environment is restored
-    either way."""
+    """On the local API (which dies with the command) no heartbeats, no version handshake, no
+    CSRF token and no CA bundle to load; a configured server keeps all four. The caller's
+    environment is restored either way."""
     from prefect.settings import get_current_settings
 
     from tonghop.cli import _pointed_at
 
     monkeypatch.delenv("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", raising=False)
     monkeypatch.delenv("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", raising=False)
+    monkeypatch.delenv("PREFECT_API_SSL_CERT_FILE", raising=False)
     callers = os.environ.get("PREFECT_API_URL")
     url = "http://127.0.0.1:1/api"  # nothing is asked of it
     with _pointed_at(url, local=local):
@@ -118,6 +120,12 @@ def test_a_run_is_pointed_at_its_api_and_the_callers_settings_come_back(
         checks = os.environ.get("PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED", "true")
         assert (checks == "false") is local
         assert settings.client.csrf_support_enabled is not local
+        cafile = settings.api.ssl_cert_file
+        assert (cafile == str(NO_TLS_CA)) is local
+        if local:  # a trust store that loads (every client builds its TLS context from it)
+            context = ssl.create_default_context(cafile=cafile)
+            assert len(context.get_ca_certs()) == 1
     assert os.environ.get("PREFECT_API_URL") == callers
     assert "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED" not in os.environ
+    assert "PREFECT_API_SSL_CERT_FILE" not in os.environ
     assert get_current_settings().flows.heartbeat_frequency is not None

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pandas as pd
 from pandas.testing import assert_frame_equal
+from prefect.utilities.collections import visit_collection
 
 from tasks.aggregate import documents_frame, facts_frame
-from tasks.batch import process_batch
+from tasks.batch import FileBatch, process_batch, process_batch_task
 from tasks.extract import extract_docs
 from tasks.ingest import DEFAULT_MAX_BYTES, IGNORED_NAMES, ingest_folder, minhash, read_manifest
 from tasks.normalize import normalize_docs
-from tasks.store import scan_folder
+from tasks.store import FileStat, scan_folder
 from tests.conftest import ROOT, SEEDS
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extraction" / "texts"
@@ -53,3 +55,26 @@ def test_sources_are_active_and_signed() -> None:
         signed = minhash(text)
         assert signed is not None
         assert row.signature == signed[0].tobytes() and row.shingles == signed[1]
+
+
+def test_a_file_batch_is_one_value_to_prefect_and_reads_as_its_files() -> None:
+    """Prefect looks inside every list and dataclass of a task's arguments, three times per
+    task run; a batch is one value to it, and through pickle (to a worker) it gives the frames
+    of its files and manifest."""
+    files = sorted(scan_folder(SEEDS, IGNORED_NAMES), key=lambda f: f.rel)
+    manifest = read_manifest(SEEDS)
+    batch = FileBatch(files, manifest)
+    seen: list[object] = []
+    visit_collection({"batch": batch}, seen.append, return_data=False)
+    assert any(x is batch for x in seen)
+    assert not any(isinstance(x, FileStat) for x in seen)
+    # the plain list, for contrast: every record is visited
+    seen.clear()
+    visit_collection({"files": files}, seen.append, return_data=False)
+    assert sum(isinstance(x, FileStat) for x in seen) == len(files) > 0
+
+    assert len(batch) == len(files) and repr(batch).startswith(f"FileBatch({len(files)} files")
+    got = process_batch_task.fn(SEEDS, pickle.loads(pickle.dumps(batch)), DEFAULT_MAX_BYTES)
+    want = process_batch(SEEDS, files, DEFAULT_MAX_BYTES, manifest)
+    for name in ("sources", "documents", "facts", "vague"):
+        assert_frame_equal(getattr(got, name), getattr(want, name))

@@ -27,6 +27,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+#: The trust store of the local API's clients (``tonghop.cli._pointed_at``): one self-signed
+#: certificate whose private key was discarded. The API is plain HTTP on the loopback; this
+#: only spares each Prefect client loading a CA bundle it never uses.
+NO_TLS_CA = Path(__file__).with_name("data") / "no-tls.pem"
+
 #: uvicorn's exit status when it could not start: the port taken between our check and its
 #: bind, or the app's start-up failing (a database it cannot open): retried a few times only.
 PORT_TAKEN = 3
