@@ -129,3 +129,25 @@ def test_a_run_is_pointed_at_its_api_and_the_callers_settings_come_back(
     assert "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED" not in os.environ
     assert "PREFECT_API_SSL_CERT_FILE" not in os.environ
     assert get_current_settings().flows.heartbeat_frequency is not None
+
+
+def test_collector_paused_while_a_process_starts_and_on_again_after() -> None:
+    """No cycle collection inside; after, the collector is on and what was built is frozen
+    (out of later passes); an error inside leaves the collector on and nothing frozen."""
+    import gc
+
+    from tonghop import collector_paused
+
+    gc.unfreeze()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+            built = [[i] for i in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(built)
+        gc.unfreeze()
+        with pytest.raises(RuntimeError), collector_paused():
+            raise RuntimeError("an import failed")
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.enable()

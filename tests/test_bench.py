@@ -320,6 +320,33 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
     assert set(record["rerun_seconds"]) == {"scan", "extract", "reuse-check"}
     assert record["peak_rss_mb"] > 50 and record["machine"]["nproc"] >= 1
     assert all(v > 0 for v in record["stage_docs_per_s"].values())
+    # the program: launch to last output, so its imports and the stages at least
+    assert record["program_s"] > record["import_s"] + record["total_s"]
+
+
+def test_table_compares_each_run_with_the_pure_run_measured_before_it() -> None:
+    from bench.run import table
+
+    def rec(path: str, total: float, stages: float, **extra: float) -> dict:
+        seconds = {"extract": stages * 0.75, "render": stages * 0.25}
+        return {"path": path, "size": 10, "total_s": total, "seconds": seconds, **extra}
+
+    rows = table(
+        [
+            rec("pure", 10.0, 10.0, program_s=12.5),
+            rec("cli", 15.0, 11.0),  # stages +10%, end to end 15 / 12.5: +20%
+            rec("pure", 20.0, 20.0, program_s=25.0),  # a slower moment of the machine
+            rec("cli", 27.5, 20.0),  # against the second pure run: +0%, +10%
+            rec("flow", 21.0, 21.0),  # in-process: stages only
+        ]
+    ).splitlines()
+    head = [c.strip() for c in rows[0].strip("|").split("|")]
+    cells = [
+        dict(zip(head, (c.strip() for c in r.strip("|").split("|")), strict=True)) for r in rows[2:]
+    ]
+    over = [(c["overhead stages"], c["overhead end to end"]) for c in cells]
+    assert over == [("", ""), ("+10%", "+20%"), ("", ""), ("+0%", "+10%"), ("+5%", "")]
+    assert [c["program s"] for c in cells] == ["12.5", "15.0", "25.0", "27.5", ""]
 
 
 def test_run_cli_against_a_running_server(tmp_path: Path) -> None:

@@ -198,8 +198,14 @@ def _settings(args: argparse.Namespace) -> tuple[Path | None, Config]:
 
 def _build(args: argparse.Namespace) -> int:
     early = start_early()  # boots on the other core while the flow's modules are imported
-    from flows.briefing import build_briefing
-    from tonghop.config import ConfigError
+    with tonghop.collector_paused():
+        from flows.briefing import build_briefing
+        from tonghop.config import ConfigError
+
+        if args.runner == "process":  # what the workers, forked from this process, will need
+            from tonghop.pool import preload
+
+            preload()
 
     try:
         config_path, settings = _settings(args)
