@@ -39,6 +39,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -635,6 +636,46 @@ def table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def summary(records: list[dict[str, Any]]) -> str:
+    """Per size and path: the median and range of the wall time and of the overheads, each run
+    against the pure run measured just before it (as in ``table``)."""
+    groups: dict[tuple[int, str], list[tuple[float, float | None, float | None]]] = {}
+    pure: dict[int, dict[str, Any]] = {}
+    for r in records:
+        if r.get("error") or not r.get("total_s"):
+            continue
+        if r["path"] == "pure":
+            pure[r["size"]] = r
+        base = pure.get(r["size"]) if r["path"] != "pure" else None
+        stages = e2e = None
+        if base:
+            stages = sum((r.get("seconds") or {}).values()) / base["total_s"] - 1
+            if r["path"] == "cli" and base.get("program_s"):
+                e2e = r["total_s"] / base["program_s"] - 1
+        groups.setdefault((r["size"], _label(r)), []).append((r["total_s"], stages, e2e))
+
+    def spread(values: list[float], pct: bool = False) -> str:
+        if not values:
+            return ""
+        fmt = (lambda v: f"{v:+.0%}") if pct else (lambda v: f"{v:.1f}")
+        low, mid, high = min(values), statistics.median(values), max(values)
+        return f"{fmt(mid)} ({fmt(low)} to {fmt(high)})" if len(values) > 1 else fmt(mid)
+
+    lines = [
+        "| size | path | runs | total s, median (range) | overhead stages | overhead end to end |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (size, label), runs in groups.items():
+        walls = [w for w, _, _ in runs]
+        stages = [x for _, x, _ in runs if x is not None]
+        e2e = [x for _, _, x in runs if x is not None]
+        lines.append(
+            f"| {size:,} | {label} | {len(runs)} | {spread(walls)} | {spread(stages, True)} "
+            f"| {spread(e2e, True)} |"
+        )
+    return "\n".join(lines)
+
+
 def _label(record: dict[str, Any]) -> str:
     """The path, and ``@server`` when the flow talked to a running Prefect server."""
     return record["path"] + ("@server" if record.get("api") == "server" else "")
@@ -681,6 +722,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--flow-arg", action="append", default=[], help="KEY=VALUE for the flow")
     ap.add_argument("--rerun", action="store_true", help="run the flow twice: the 2nd is a re-run")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure the paths N times, interleaved (pure, cli, pure, cli, ...): the machine's "
+        "speed drifts, so a path is compared with the run of the other measured just before",
+    )
     ap.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "tonghop-bench")
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON lines")
     ap.add_argument("--note", default="", help="free text stored with the results (the load)")
@@ -750,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
                 _, stdout, stderr, *_ = spawn(cmd, dict(os.environ), ROOT)
                 line = next((x for x in stdout.splitlines() if x.startswith("BENCH-RESULT ")), "")
                 print(json.loads(line[13:])["profile"] if line else stderr[-3000:])
-            for path in paths:
+            for path in [p for _ in range(max(1, args.repeat)) for p in paths]:
                 record = {**context, **measure(path, source, size, args, scratch), "generate": gen}
                 records.append(record)
                 with results_file.open("a", encoding="utf-8") as fh:
@@ -776,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     print(table(records))
+    if args.repeat > 1:
+        print("\n" + summary(records))
     print(f"\n(appended to {results_file})")
     return 0 if all(not r.get("error") for r in records) else 1
 

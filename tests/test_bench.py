@@ -349,6 +349,23 @@ def test_table_compares_each_run_with_the_pure_run_measured_before_it() -> None:
     assert [c["program s"] for c in cells] == ["12.5", "15.0", "25.0", "27.5", ""]
 
 
+def test_summary_of_interleaved_runs_gives_medians_and_ranges() -> None:
+    from bench.run import summary
+
+    def rec(path: str, total: float, **extra: float) -> dict:
+        return {"path": path, "size": 10, "total_s": total, "seconds": {"x": total}, **extra}
+
+    runs = [rec("pure", 10.0, program_s=12.0), rec("cli", 13.2)]  # +32%, +10%
+    runs += [rec("pure", 20.0, program_s=25.0), rec("cli", 30.0)]  # +50%, +20%
+    runs += [rec("pure", 10.0, program_s=12.0), rec("cli", 12.0), {"path": "cli", "error": "x"}]
+    rows = summary(runs).splitlines()[2:]
+    assert rows[0] == "| 10 | pure | 3 | 10.0 (10.0 to 20.0) |  |  |"
+    assert (
+        rows[1]
+        == "| 10 | cli | 3 | 13.2 (12.0 to 30.0) | +32% (+20% to +50%) | +10% (+0% to +20%) |"
+    )
+
+
 def test_run_cli_against_a_running_server(tmp_path: Path) -> None:
     """--server: `tonghop build` runs its flow on one `prefect server start` (the run is in that
     server's database) and starts no local API of its own (its PREFECT_HOME gets no database).
