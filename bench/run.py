@@ -454,8 +454,12 @@ def measure(
         env["PREFECT_API_URL"] = args.api_url  # the running server of --server
     flow_args = _flow_args(args.flow_arg)
     if "store" not in flow_args and path != "pure":
-        # a fresh store per measurement: a re-used one would skip the unchanged reports
-        flow_args["store"] = str(scratch / f"store-{path}-{size}.duckdb")
+        # a fresh store per measurement (--repeat too): a re-used one would skip the
+        # unchanged reports
+        store = scratch / f"store-{path}-{size}.duckdb"
+        for stale in (store, store.with_name(store.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        flow_args["store"] = str(store)
     base = [sys.executable, str(Path(__file__).resolve())]
     if path == "cli":
         cmd = [

@@ -324,6 +324,48 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
     assert record["program_s"] > record["import_s"] + record["total_s"]
 
 
+def test_repeated_runs_each_read_every_report(prefect_harness, tmp_path: Path) -> None:
+    """--repeat: each measurement of the command starts from an empty store (a store kept from
+    the run before would make the second one a re-run with nothing to read)."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL
+
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--sizes",
+            "20",
+            "--paths",
+            "cli",
+            "--repeat",
+            "2",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--results",
+            str(results),
+            "--seed",
+            "4",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},  # no API to start
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [
+        yaml.safe_load(x) for f in results.glob("*.jsonl") for x in f.read_text().splitlines()
+    ]
+    assert len(records) == 2
+    for record in records:
+        assert record["documents"] == 20 and "render" in record["seconds"]
+    assert "| 20 | cli | 2 |" in done.stdout  # the summary of the repeated runs
+
+
 def test_table_compares_each_run_with_the_pure_run_measured_before_it() -> None:
     from bench.run import table
 

@@ -18,7 +18,6 @@ early server is then stopped unused.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
 import socket
 import subprocess
@@ -45,14 +44,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _prefect_dir() -> Path:
-    """The folder that holds the ``prefect`` package, found without importing it."""
-    spec = importlib.util.find_spec("prefect")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("prefect is not installed")
-    return Path(next(iter(spec.submodule_search_locations))).parent
 
 
 def create_app() -> Any:
@@ -106,8 +97,8 @@ class LocalAPI:
             sys.executable,
             "-m",
             "uvicorn",
-            "--app-dir",
-            str(_prefect_dir()),
+            "--app-dir",  # where this tonghop is, not the working folder
+            str(Path(__file__).resolve().parent.parent),
             "--factory",
             "tonghop.api:create_app",
             "--host",
