@@ -45,6 +45,7 @@ from tasks.runlog import StageTimer, document_counts, write_run_json_task
 from tasks.store import (
     BatchResult,
     finish_scan_task,
+    held,
     load_run_index_task,
     record_run_task,
     save_batch_task,
@@ -115,7 +116,8 @@ def build_briefing(
         scan = scan_task(source, store)
     # --- ingest → normalise → extract, one task run per batch; save each batch ---
     outcomes: list[tuple[str, str]] = []
-    with timer.stage("extract"):
+    # (the store open for the whole stage: one checkpoint, not one per batch's save)
+    with timer.stage("extract"), held(store):
         todo = deque(batches(scan.plan.to_read, batch_size))
 
         def submit() -> PrefectFuture[BatchResult]:

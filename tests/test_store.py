@@ -25,6 +25,7 @@ from tasks.store import (
     _clear_known,
     _of_documents,
     connect,
+    held,
     load_facts,
     load_run_index,
     plan_scan,
@@ -561,3 +562,21 @@ def test_a_store_of_an_earlier_version_is_migrated_and_keeps_its_rows(tmp_path: 
     con.close()
     with connect(path) as con:
         assert load_run_index(con, []).doc_ids == {"a": "a.txt"}
+
+
+def test_a_held_store_is_shared_by_its_connections_and_released_after(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    with held(store):
+        with connect(store) as con:
+            con.execute("CREATE TABLE t (x INTEGER)")
+            con.execute("INSERT INTO t VALUES (1)")
+        with held(store), connect(store) as con:  # nested: the same open store
+            assert con.execute("SELECT sum(x) FROM t").fetchone() == (1,)
+        with connect(store) as con:
+            con.execute("INSERT INTO t VALUES (2)")
+    # released: another configuration of the database opens, and the rows were written
+    ro = duckdb.connect(str(store), read_only=True)
+    try:
+        assert ro.execute("SELECT sum(x) FROM t").fetchone() == (3,)
+    finally:
+        ro.close()
