@@ -29,6 +29,9 @@ def test_local_api_answers_then_stops(tmp_path: Path, monkeypatch: pytest.Monkey
         )
         with urllib.request.urlopen(ask, timeout=5) as response:
             assert json.load(response) == []
+        # the routers a build calls, moved first, answer (the server's default storage)
+        with urllib.request.urlopen(f"{api.url}/admin/storage", timeout=5) as response:
+            assert response.status == 200
         process = api.process
         assert process is not None
     finally:
@@ -38,6 +41,31 @@ def test_local_api_answers_then_stops(tmp_path: Path, monkeypatch: pytest.Monkey
     api.stop()  # stopping twice is harmless
     with pytest.raises(RuntimeError, match="stopped"):
         api.wait(timeout=1)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_routers_a_build_calls_match_first_and_every_route_still_answers() -> None:
+    """Reordered by router, the app's own routes first; the rest keep their order and every
+    route still answers (each router has a prefix of its own)."""
+    from fastapi import APIRouter, FastAPI
+    from fastapi.testclient import TestClient
+
+    from tonghop.api import _called_routers_first
+
+    app = FastAPI()
+    app.get("/health")(lambda: True)
+    routers = {name: APIRouter(prefix=f"/{name}") for name in ("blocks", "logs", "admin", "ui")}
+    for name, router in routers.items():
+        router.get("/x")(lambda name=name: name)
+        app.include_router(router)
+    _called_routers_first(app, [routers["admin"], routers["logs"]])
+    order = [getattr(r, "original_router", None) for r in app.router.routes]
+    assert order[-4:] == [routers[n] for n in ("admin", "logs", "blocks", "ui")]
+    assert all(r is None for r in order[:-4])  # the app's own routes (health, docs) first
+    with TestClient(app) as client:
+        assert client.get("/health").json() is True
+        for name in routers:
+            assert client.get(f"/{name}/x").json() == name
 
 
 def test_no_early_server_when_prefect_is_already_in_use(monkeypatch: pytest.MonkeyPatch) -> None:

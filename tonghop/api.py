@@ -61,7 +61,52 @@ def create_app() -> Any:
     with collector_paused():
         from prefect.server.api.server import create_app as prefect_app
 
-        return prefect_app()
+        app = prefect_app()
+    from prefect.server import api
+
+    _called_routers_first(app.api_app, [getattr(api, name).router for name in CALLED_ROUTERS])
+    return app
+
+
+#: The API's routers that a build calls (``prefect.server.api.<name>.router``), in the order
+#: of its first requests: a flow, its run, the server's default result storage, logs, events,
+#: artifacts, task runs and states.
+CALLED_ROUTERS = (
+    "flows",
+    "flow_runs",
+    "admin",
+    "logs",
+    "events",
+    "artifacts",
+    "task_runs",
+    "flow_run_states",
+    "task_run_states",
+)
+
+
+def _called_routers_first(api_app: Any, called: list[Any]) -> None:
+    """Move the routers a build calls to the front of the API's routes.
+
+    FastAPI (0.137 and later) sets up an included router's routes (their dependencies and
+    response models) the first time a request is matched against it, and a request is matched
+    against every router before its own, in order. Prefect includes its 30 routers with the
+    admin one near the end, and every run's start asks ``/admin/storage``: the server then set
+    up all of them while the run waited (measured: its flow began 1.0-1.1 s after the health
+    check, 0.40-0.45 s with this order). First in line, the routers a build calls match before
+    the others are set up, and those are set up only if some other client calls them. The
+    order changes nothing else: each router has a path prefix of its own. (Older FastAPI
+    copies the routes at include time and has no router to rank them by: nothing moves.)
+    """
+    rank = {id(router): i for i, router in enumerate(called)}
+    routes = api_app.router.routes
+
+    def position(index: int) -> tuple[int, int]:
+        router = getattr(routes[index], "original_router", None)
+        if router is None:  # a route of the API app itself (its health check): stays first
+            return (-1, index)
+        return (rank.get(id(router), len(rank)), index)
+
+    routes[:] = [routes[i] for i in sorted(range(len(routes)), key=position)]
 
 
 class LocalAPI:
