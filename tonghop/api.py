@@ -64,7 +64,8 @@ def create_app() -> Any:
         app = prefect_app()
     from prefect.server import api
 
-    _called_routers_first(app.api_app, [getattr(api, name).router for name in CALLED_ROUTERS])
+    api_app = app.api_app  # type: ignore[attr-defined]  # set by Prefect's factory
+    _called_routers_first(api_app, [getattr(api, name).router for name in CALLED_ROUTERS])
     return app
 
 
