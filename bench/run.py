@@ -104,6 +104,20 @@ def loadavg() -> list[float]:
         return []
 
 
+def speed_probe() -> float:
+    """Seconds one core takes for a fixed piece of pure Python (the best of three), measured
+    before each run: the VM's speed drifts by 30-50% within the hour, under no load of ours,
+    and this says how fast the machine was when a row was measured (lower is faster: 0.12 s on
+    a fast moment of the 2-core machine, 0.19 s a few seconds later).
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, time.perf_counter() - started)
+    return round(best, 4)
+
+
 def git_commit() -> str:
     """HEAD, with "+dirty" when the working tree has changes (others edit it concurrently)."""
     try:
@@ -480,6 +494,7 @@ def measure(
         if args.rerun and path in ("flow", "pure"):
             cmd.append("--rerun")
     load_before = loadavg()
+    probe = speed_probe()
     started_at = time.time()
     status, stdout, stderr, wall, tree_rss, cpu, tree_total = spawn(cmd, env, ROOT)
     record: dict[str, Any] = {
@@ -492,6 +507,7 @@ def measure(
         "cpu_s": round(cpu, 3),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
+        "probe_s": probe,
         "batch_size": args.batch_size,
         "flow_args": flow_args if path != "pure" else {},
     }
@@ -820,9 +836,10 @@ def main(argv: list[str] | None = None) -> int:
     m = context["machine"]
     print(
         f"\n{m['nproc']} cores, {m['cpu']}, {m['mem_gib']} GiB, Python {m['python']}; "
-        f"commit {context['commit']}; load before/after: "
+        f"commit {context['commit']}; load before/after and speed probe (s, lower is faster): "
         + ", ".join(
-            f"{r['path']}@{r['size']}: {r['loadavg_before'][:1]}→{r['loadavg_after'][:1]}"
+            f"{r['path']}@{r['size']}: {r['loadavg_before'][:1]}→{r['loadavg_after'][:1]} "
+            f"probe {r.get('probe_s')}"
             for r in records
         )
         + "\n"

@@ -319,6 +319,7 @@ def test_run_smoke_pure_path(tmp_path: Path) -> None:
     # the re-run reads nothing and keeps the outputs: no extract work, no aggregate or render
     assert set(record["rerun_seconds"]) == {"scan", "extract", "reuse-check"}
     assert record["peak_rss_mb"] > 50 and record["machine"]["nproc"] >= 1
+    assert 0 < record["probe_s"] < 10  # how fast the machine was just before (lower: faster)
     assert all(v > 0 for v in record["stage_docs_per_s"].values())
     # the program: launch to last output, so its imports and the stages at least
     assert record["program_s"] > record["import_s"] + record["total_s"]
